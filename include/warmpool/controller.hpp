@@ -1,0 +1,501 @@
+#pragma once
+/// @file controller.hpp
+/// @brief `Controller`: the sans-I/O brain that holds every lifecycle rule.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <list>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "settings.hpp"
+#include "stats.hpp"
+
+namespace warmpool {
+
+/// @brief Identifies a worker; assigned by the Controller in its `boot` action.
+using WorkerId = std::uint64_t;
+/// @brief Identifies an input; chosen by the caller, unique within one Controller.
+using InputId = std::uint64_t;
+
+/// @brief Why a warm worker was stopped.
+enum class EvictReason {
+  idle,      ///< idle for `idle_timeout` while the pool was above its target
+  surplus,   ///< above `max_workers` after it was lowered
+  lost,      ///< its input reported `worker_lost` (or a lease was discarded)
+  shutdown,  ///< the pool is shutting down
+};
+
+/// @brief Why the Controller failed an input that never ran.
+enum class FailReason {
+  timeout,       ///< not started before its deadline
+  cancelled,     ///< its stop token was triggered while pending
+  pool_closed,   ///< pending at `shutdown(Drain::cancel)`
+  enter_failed,  ///< `max_boot_failures` consecutive boots failed while it waited
+};
+
+/// @brief How a started input ended, as reported by the body to the Controller.
+enum class Outcome {
+  value,      ///< returned normally (a lease that was given back)
+  exception,  ///< threw an ordinary exception
+  lost,       ///< threw `worker_lost` (or a lease was discarded): its worker is broken
+};
+
+/// @brief What the Controller asks its body to do.
+struct Action {
+  /// @brief The kind of action.
+  enum class Kind {
+    boot,   ///< construct worker `worker` and run its enter hooks, then report `worker_warm`
+    start,  ///< run input `input` on worker `worker`, then report `input_done`
+    evict,  ///< run the exit hooks of `worker` (after its running inputs end) and destroy it
+    fail,   ///< end input `input` with the error named by `fail_reason`
+  };
+  Kind kind;                  ///< @brief What to do.
+  WorkerId worker = 0;        ///< @brief The worker (boot, start, evict).
+  InputId input = 0;          ///< @brief The input (start, fail).
+  bool cold = false;          ///< @brief For start: the input waited for this worker's boot.
+  EvictReason evict_reason{};  ///< @brief For evict.
+  FailReason fail_reason{};    ///< @brief For fail.
+};
+
+/// @brief Extra facts about an arriving input.
+struct Arrival {
+  /// @brief If set, the input fails with `FailReason::timeout` unless started before it.
+  std::optional<std::chrono::nanoseconds> deadline{};
+  /// @brief The input was cancelled before it arrived: it is counted and failed at once.
+  bool cancelled = false;
+};
+
+/// @brief Whether `Controller::input_arrived` accepted the input.
+enum class Admission {
+  accepted,    ///< the input is pending or started
+  queue_full,  ///< `max_pending` inputs already wait
+  closed,      ///< the Controller was shut down
+};
+
+/// @brief The lifecycle brain, sans-I/O: no threads, no locks, no clock reads.
+///
+/// Each event method takes the current time (any monotonic epoch, in nanoseconds) and
+/// queues actions that the body collects with `take_actions()`; `next_wakeup()` is
+/// the "wake me at T" answer, the moment `tick()` must be called at the latest.
+/// Times passed in must not go backwards (earlier ones are treated as the latest seen).
+///
+/// Thread-safety: none; the body serialises calls (the `Pool` under its mutex).
+/// Example:
+/// @code
+/// warmpool::Controller c(warmpool::Options{});
+/// using std::chrono::nanoseconds;
+/// c.input_arrived(nanoseconds(0), /*input*/ 1);           // -> boot worker 1
+/// std::vector<warmpool::Action> todo;
+/// c.take_actions(todo);
+/// c.worker_warm(nanoseconds(5), todo[0].worker);           // -> start input 1, cold
+/// c.input_done(nanoseconds(9), 1, warmpool::Outcome::value);
+/// @endcode
+class Controller {
+ public:
+  /// @brief Controller time: nanoseconds since the body's clock epoch.
+  using Time = std::chrono::nanoseconds;
+
+  /// @brief Makes a Controller with the given (validated) options.
+  /// @throws std::invalid_argument naming the first bad field.
+  explicit Controller(const Options& options)
+      : settings_(options.autoscaler),
+        max_inputs_(options.max_inputs),
+        max_pending_(options.max_pending),
+        backoff_(options.boot_backoff),
+        max_boot_failures_(options.max_boot_failures) {
+    detail::validate(options);
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /// @brief An input arrived: it starts on a free warm worker or waits in the FIFO queue.
+  Admission input_arrived(Time now, InputId input, Arrival arrival = {}) {
+    advance_to(now);
+    if (closed_) return reject(Admission::closed);
+    if (pending_.size() >= max_pending_) return reject(Admission::queue_full);
+    ++counters_.inputs_submitted;
+    if (arrival.cancelled) {
+      fail(input, FailReason::cancelled);
+      return Admission::accepted;
+    }
+    enqueue(input, arrival.deadline);
+    reconcile();
+    return Admission::accepted;
+  }
+
+  /// @brief Worker `worker` finished booting: it is warm and takes pending inputs (cold).
+  void worker_warm(Time now, WorkerId worker) {
+    advance_to(now);
+    WorkerRec& rec = workers_.at(worker);
+    rec.state = WorkerState::warm;
+    --booting_;
+    ++warm_;
+    consecutive_boot_failures_ = 0;
+    make_idle(worker, rec);
+    dispatch(/*cold=*/true);
+    reconcile();
+  }
+
+  /// @brief Worker `worker` failed to boot (factory or enter hook threw); it is gone.
+  void boot_failed(Time now, WorkerId worker) {
+    advance_to(now);
+    workers_.erase(worker);
+    --booting_;
+    ++counters_.boot_failures;
+    ++consecutive_boot_failures_;
+    next_boot_at_ = now_ + backoff_delay(consecutive_boot_failures_);
+    if (consecutive_boot_failures_ % max_boot_failures_ == 0) {
+      fail_all_pending(FailReason::enter_failed);
+    }
+    reconcile();
+  }
+
+  /// @brief Started input `input` ended; its worker slot is free again.
+  ///
+  /// With `Outcome::lost` the worker is evicted (reason `lost`) and replaced if needed.
+  void input_done(Time now, InputId input, Outcome outcome) {
+    advance_to(now);
+    const auto it = running_.find(input);
+    if (it == running_.end()) return;
+    const WorkerId worker = it->second;
+    running_.erase(it);
+    count(outcome);
+    const auto w = workers_.find(worker);
+    if (w != workers_.end()) {
+      if (outcome == Outcome::lost) {
+        evict(worker, EvictReason::lost);
+      } else {
+        release_slot(worker, w->second);
+      }
+    }
+    reconcile();
+  }
+
+  /// @brief The input's stop token fired: fails it with `cancelled` if still pending.
+  /// @return true when it was pending (and is now failed); false when it already started
+  /// or ended.
+  bool cancel(Time now, InputId input) {
+    advance_to(now);
+    if (!pending_index_.contains(input)) return false;
+    remove_pending(input);
+    fail(input, FailReason::cancelled);
+    reconcile();
+    return true;
+  }
+
+  /// @brief Time passed: applies due timeouts, idle evictions and delayed boots.
+  void tick(Time now) {
+    advance_to(now);
+    reconcile();
+  }
+
+  /// @brief Changes the autoscaler settings; takes effect at once.
+  /// @throws std::invalid_argument (and changes nothing) when the result is invalid.
+  /// @return The settings now in force.
+  const Autoscaler& update(Time now, const AutoscalerUpdate& update) {
+    Autoscaler next = detail::merged(settings_, update);
+    advance_to(now);
+    settings_ = next;
+    reconcile();
+    return settings_;
+  }
+
+  /// @brief Stops accepting inputs; with `Drain::cancel` fails the pending ones.
+  ///
+  /// Idle workers are evicted at once, busy ones when they finish, booting ones when warm
+  /// (after taking pending inputs under `Drain::finish`).
+  void shutdown(Time now, Drain drain) {
+    advance_to(now);
+    closed_ = true;
+    if (drain == Drain::cancel) fail_all_pending(FailReason::pool_closed);
+    reconcile();
+  }
+
+  // --------------------------------------------------------------- queries
+
+  /// @brief Moves the queued actions into `out` (which is cleared first).
+  void take_actions(std::vector<Action>& out) {
+    out.clear();
+    out.swap(actions_);
+  }
+
+  /// @brief The latest time at which `tick()` must be called, if anything is due.
+  std::optional<Time> next_wakeup() const {
+    std::optional<Time> at;
+    const auto consider = [&at](Time t) { at = at ? std::min(*at, t) : t; };
+    if (!deadlines_.empty()) consider(deadlines_.begin()->first);
+    const std::size_t target = target_size();
+    if (!idle_.empty() && live() > target) {
+      consider(workers_.at(idle_.front()).idle_since + settings_.idle_timeout);
+    }
+    if (live() < target && next_boot_at_ > now_) consider(next_boot_at_);
+    return at;
+  }
+
+  /// @brief True after `shutdown` once no worker is live and no input is left.
+  bool finished() const {
+    return closed_ && live() == 0 && pending_.empty() && running_.empty();
+  }
+
+  /// @brief True once `shutdown` was called.
+  bool closed() const { return closed_; }
+
+  /// @brief The autoscaler settings in force.
+  const Autoscaler& autoscaler() const { return settings_; }
+
+  /// @brief The number of live workers the rules aim for now.
+  std::size_t target_size() const {
+    const std::size_t work = running_.size() + pending_.size();
+    const std::size_t demand = work / max_inputs_ + (work % max_inputs_ != 0 ? 1 : 0);
+    if (closed_) return std::min(settings_.max_workers, demand);
+    const std::size_t wanted =
+        demand == 0 ? 0 : saturating_add(demand, settings_.buffer);
+    return std::min(settings_.max_workers, std::max(settings_.min_warm, wanted));
+  }
+
+  /// @brief Gauges and counters as of the last event.
+  Stats stats() const {
+    Stats s = counters_;
+    s.workers_booting = booting_;
+    s.workers_idle = idle_.size();
+    s.workers_busy = warm_ - idle_.size();
+    s.target_workers = target_size();
+    s.inputs_pending = pending_.size();
+    s.inputs_running = running_.size();
+    return s;
+  }
+
+ private:
+  enum class WorkerState { booting, warm };
+  enum class Shelf { none, idle, partial };
+
+  struct WorkerRec {
+    WorkerState state = WorkerState::booting;
+    std::size_t running = 0;
+    Time idle_since{};
+    Shelf shelf = Shelf::none;
+    std::list<WorkerId>::iterator place{};
+  };
+
+  struct PendingRec {
+    InputId input;
+    std::optional<Time> deadline;
+  };
+
+  static std::size_t saturating_add(std::size_t a, std::size_t b) {
+    return a > std::numeric_limits<std::size_t>::max() - b
+               ? std::numeric_limits<std::size_t>::max()
+               : a + b;
+  }
+
+  std::size_t live() const { return booting_ + warm_; }
+
+  void advance_to(Time now) { now_ = std::max(now_, now); }
+
+  Admission reject(Admission why) {
+    ++counters_.inputs_rejected;
+    return why;
+  }
+
+  Time backoff_delay(std::size_t failures) const {
+    using ms = std::chrono::duration<double, std::milli>;
+    const double factor = std::pow(backoff_.multiplier, static_cast<double>(failures - 1));
+    const ms delay = std::min<ms>(ms(backoff_.initial_delay) * factor, ms(backoff_.max_delay));
+    return std::chrono::duration_cast<Time>(delay);
+  }
+
+  void count(Outcome outcome) {
+    switch (outcome) {
+      case Outcome::value: ++counters_.inputs_completed; break;
+      case Outcome::exception: ++counters_.inputs_failed; break;
+      case Outcome::lost: ++counters_.inputs_lost; break;
+    }
+  }
+
+  // ---- pending queue
+
+  void enqueue(InputId input, std::optional<Time> deadline) {
+    pending_.push_back({input, deadline});
+    pending_index_.emplace(input, std::prev(pending_.end()));
+    if (deadline) deadlines_.emplace(*deadline, input);
+  }
+
+  void remove_pending(InputId input) {
+    const auto it = pending_index_.at(input);
+    if (it->deadline) deadlines_.erase({*it->deadline, input});
+    pending_.erase(it);
+    pending_index_.erase(input);
+  }
+
+  void fail(InputId input, FailReason why) {
+    switch (why) {
+      case FailReason::timeout: ++counters_.inputs_timed_out; break;
+      case FailReason::cancelled: ++counters_.inputs_cancelled; break;
+      case FailReason::pool_closed: ++counters_.inputs_closed; break;
+      case FailReason::enter_failed: ++counters_.inputs_enter_failed; break;
+    }
+    actions_.push_back({.kind = Action::Kind::fail, .input = input, .fail_reason = why});
+  }
+
+  void fail_all_pending(FailReason why) {
+    while (!pending_.empty()) {
+      const InputId input = pending_.front().input;
+      remove_pending(input);
+      fail(input, why);
+    }
+  }
+
+  void expire_deadlines() {
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now_) {
+      const InputId input = deadlines_.begin()->second;
+      remove_pending(input);
+      fail(input, FailReason::timeout);
+    }
+  }
+
+  // ---- worker shelves: `idle_` (least recently idle first) and `partial_`
+
+  void shelve(WorkerId worker, WorkerRec& rec, Shelf shelf) {
+    unshelve(rec);
+    std::list<WorkerId>& list = shelf == Shelf::idle ? idle_ : partial_;
+    rec.place = list.insert(list.end(), worker);
+    rec.shelf = shelf;
+  }
+
+  void unshelve(WorkerRec& rec) {
+    if (rec.shelf == Shelf::idle) idle_.erase(rec.place);
+    if (rec.shelf == Shelf::partial) partial_.erase(rec.place);
+    rec.shelf = Shelf::none;
+  }
+
+  void make_idle(WorkerId worker, WorkerRec& rec) {
+    rec.idle_since = now_;
+    shelve(worker, rec, Shelf::idle);
+  }
+
+  void release_slot(WorkerId worker, WorkerRec& rec) {
+    --rec.running;
+    if (rec.running == 0) {
+      make_idle(worker, rec);
+    } else if (rec.shelf != Shelf::partial) {
+      shelve(worker, rec, Shelf::partial);
+    }
+  }
+
+  /// A free warm worker: a partly busy one first (fill before spreading), else the most
+  /// recently idle one (hot caches stay hot; the least recently used decay and go).
+  std::optional<WorkerId> free_worker() const {
+    if (!partial_.empty()) return partial_.front();
+    if (!idle_.empty()) return idle_.back();
+    return std::nullopt;
+  }
+
+  void dispatch(bool cold) {
+    while (!pending_.empty()) {
+      const std::optional<WorkerId> worker = free_worker();
+      if (!worker) return;
+      const InputId input = pending_.front().input;
+      remove_pending(input);
+      start(input, *worker, cold);
+    }
+  }
+
+  void start(InputId input, WorkerId worker, bool cold) {
+    WorkerRec& rec = workers_.at(worker);
+    ++rec.running;
+    if (rec.running == max_inputs_) {
+      unshelve(rec);
+    } else if (rec.shelf != Shelf::partial) {
+      shelve(worker, rec, Shelf::partial);
+    }
+    running_.emplace(input, worker);
+    if (cold) ++counters_.cold_inputs;
+    actions_.push_back(
+        {.kind = Action::Kind::start, .worker = worker, .input = input, .cold = cold});
+  }
+
+  // ---- sizing
+
+  void reconcile() {
+    expire_deadlines();
+    dispatch(/*cold=*/false);
+    boot_up_to_target();
+    evict_down_to_target();
+  }
+
+  void boot_up_to_target() {
+    const std::size_t target = target_size();
+    if (live() >= target || now_ < next_boot_at_) return;
+    while (live() < target) {
+      const WorkerId worker = next_worker_id_++;
+      workers_.emplace(worker, WorkerRec{});
+      ++booting_;
+      ++counters_.boots;
+      actions_.push_back({.kind = Action::Kind::boot, .worker = worker});
+    }
+  }
+
+  /// Evicts idle workers, least recently used first, while the pool is above its target:
+  /// at once above `max_workers` or when closed, otherwise after `idle_timeout`.
+  void evict_down_to_target() {
+    const std::size_t target = target_size();
+    while (!idle_.empty() && live() > target) {
+      const WorkerId worker = idle_.front();
+      const WorkerRec& rec = workers_.at(worker);
+      if (live() > settings_.max_workers) {
+        evict(worker, EvictReason::surplus);
+      } else if (closed_) {
+        evict(worker, EvictReason::shutdown);
+      } else if (now_ - rec.idle_since >= settings_.idle_timeout) {
+        evict(worker, EvictReason::idle);
+      } else {
+        return;
+      }
+    }
+  }
+
+  void evict(WorkerId worker, EvictReason why) {
+    WorkerRec& rec = workers_.at(worker);
+    unshelve(rec);
+    workers_.erase(worker);
+    --warm_;
+    ++counters_.evictions;
+    actions_.push_back({.kind = Action::Kind::evict, .worker = worker, .evict_reason = why});
+  }
+
+  Autoscaler settings_;
+  std::size_t max_inputs_;
+  std::size_t max_pending_;
+  BootBackoff backoff_;
+  std::size_t max_boot_failures_;
+
+  Time now_{};
+  bool closed_ = false;
+  WorkerId next_worker_id_ = 1;
+  std::size_t consecutive_boot_failures_ = 0;
+  Time next_boot_at_{std::numeric_limits<Time::rep>::min()};
+
+  std::unordered_map<WorkerId, WorkerRec> workers_;
+  std::size_t booting_ = 0;
+  std::size_t warm_ = 0;
+  std::list<WorkerId> idle_;
+  std::list<WorkerId> partial_;
+
+  std::list<PendingRec> pending_;
+  std::unordered_map<InputId, std::list<PendingRec>::iterator> pending_index_;
+  std::set<std::pair<Time, InputId>> deadlines_;
+  std::unordered_map<InputId, WorkerId> running_;
+
+  Stats counters_;
+  std::vector<Action> actions_;
+};
+
+}  // namespace warmpool

@@ -1,0 +1,613 @@
+#pragma once
+/// @file pool.hpp
+/// @brief `Pool<Worker, Clock>`: the threaded body that runs workers for the Controller.
+
+#include <atomic>
+#include <chrono>
+#include <concepts>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "controller.hpp"
+#include "detail/job.hpp"
+#include "errors.hpp"
+#include "lease.hpp"
+#include "manual_clock.hpp"
+#include "result.hpp"
+#include "settings.hpp"
+#include "stats.hpp"
+
+namespace warmpool {
+namespace detail {
+
+template <class W>
+concept has_enter = requires(W& w) { w.enter(); };
+template <class W>
+concept has_enter_snapshot = requires(W& w) { w.enter_snapshot(); };
+template <class W>
+concept has_exit = requires(W& w) { w.exit(); };
+
+/// A clock that tells listeners when it moves (like ManualClock): pools handle what
+/// became due inside its `advance()` instead of sleeping.
+template <class Clock>
+concept notifying_clock =
+    requires(const Clock& clock, std::weak_ptr<ClockListener> listener) {
+      clock.subscribe(listener);
+    };
+
+/// The pool whose worker thread this is, if any (to detect calls from inside inputs).
+inline thread_local const void* current_pool = nullptr;
+
+}  // namespace detail
+
+/// @brief A pool of warm workers of type `Worker`, booted on demand, evicted when idle.
+///
+/// Each worker is one `Worker` object served by `Options::max_inputs` threads of its
+/// own (with more than one, the handler must be thread-safe). A worker boots on its
+/// own thread: the factory constructs it, then `enter_snapshot()`, `enter()` (members
+/// found by concepts; both optional) and `Options::enter_hooks` run in order; only then
+/// is it warm. When it is evicted or the pool shuts down, `exit()` and
+/// `Options::exit_hooks` run on that thread, exactly once per worker that became warm.
+/// All lifecycle decisions are made by a `Controller`; the durations it uses are
+/// measured with `Clock` (pass a `ManualClock` for deterministic tests).
+///
+/// Thread-safety: every public member may be called from any thread concurrently,
+/// including from inside an input (`shutdown()` from inside an input starts the
+/// shutdown and returns without waiting; destroying the pool from inside one of its
+/// inputs is not allowed).
+///
+/// Example:
+/// @code
+/// struct Model {
+///   void enter() { weights = load("model.bin"); }   // runs once per worker, before work
+///   float infer(float x) { return x * weights.scale; }
+///   Weights weights;
+/// };
+/// warmpool::Pool<Model> pool;
+/// std::future<float> y = pool.submit([](Model& m) { return m.infer(2.0f); });
+/// pool.keep_warm(2);                                   // always two warm workers
+/// @endcode
+template <class Worker, class Clock = std::chrono::steady_clock>
+class Pool final : private detail::LeaseHome, private detail::Canceller {
+ public:
+  /// @brief Makes a worker; called on the new worker's own thread.
+  using Factory = std::function<std::unique_ptr<Worker>()>;
+
+  /// @brief Makes a pool; boots `min_warm` workers at once.
+  /// @param options settings, validated first.
+  /// @param factory makes a worker; when empty, `std::make_unique<Worker>()` is used
+  ///        (then `Worker` must be default-constructible).
+  /// @param clock the time source for every duration the pool measures.
+  /// @throws std::invalid_argument naming the first bad setting, or a missing factory.
+  explicit Pool(Options options = {}, Factory factory = {}, Clock clock = Clock{})
+      : options_(std::move(options)),
+        factory_(default_factory(std::move(factory))),
+        clock_(std::move(clock)),
+        controller_(options_) {
+    if constexpr (detail::notifying_clock<Clock>) {
+      listener_ = std::make_shared<TimeListener>(*this);
+      clock_.subscribe(listener_);
+    }
+    housekeeper_ = std::thread([this] { housekeep(); });
+    react([](Controller& c, Controller::Time now) { c.tick(now); });
+  }
+
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  /// @brief Same as `shutdown(Drain::finish)`: runs every accepted input, stops every
+  /// worker (exit hooks run) and joins every thread. Outstanding leases must end first.
+  ~Pool() {
+    shutdown(Drain::finish);
+    if (listener_) listener_->detach();
+  }
+
+  /// @brief Runs `f(worker)` (or `f(worker, stop_token)`) on a warm worker.
+  /// @return A future for the value, or for the function's exception or a warmpool error.
+  /// @throws queue_full when `max_pending` inputs already wait; pool_closed after shutdown.
+  /// Thread-safety: any thread.
+  template <class F>
+  auto submit(F&& f) -> std::future<detail::call_result_t<F, Worker>> {
+    return submit(std::forward<F>(f), SubmitOptions{});
+  }
+
+  /// @brief Runs `f` with per-input options: a start timeout and a stop token.
+  /// @throws std::invalid_argument for a negative timeout; queue_full; pool_closed.
+  template <class F>
+  auto submit(F&& f, SubmitOptions options) -> std::future<detail::call_result_t<F, Worker>> {
+    using R = detail::call_result_t<F, Worker>;
+    std::promise<R> promise;
+    std::future<R> future = promise.get_future();
+    auto task = make_task(std::forward<F>(f), detail::PromiseSink<R>(std::move(promise)),
+                          options.stop);
+    if (std::exception_ptr refused = admit(task, options)) std::rethrow_exception(refused);
+    return future;
+  }
+
+  /// @brief Runs `f` on a warm worker and calls `done(Result<R>)` exactly once.
+  ///
+  /// `done` runs on the worker's thread (or, for an input refused at once, on the
+  /// caller's; for one failed by a timeout, cancellation or shutdown, on the thread that
+  /// noticed). It must not throw (std::terminate is called if it does).
+  template <class F, class Done>
+  void post(F&& f, Done&& done) {
+    post(std::forward<F>(f), std::forward<Done>(done), SubmitOptions{});
+  }
+
+  /// @brief `post` with per-input options.
+  /// @throws std::invalid_argument for a negative timeout (and `done` is not called).
+  template <class F, class Done>
+  void post(F&& f, Done&& done, SubmitOptions options) {
+    using R = detail::call_result_t<F, Worker>;
+    using Sink = detail::CallbackSink<R, std::decay_t<Done>>;
+    auto task = make_task(std::forward<F>(f), Sink(std::forward<Done>(done)), options.stop);
+    if (std::exception_ptr refused = admit(task, options)) task->fail(refused);
+  }
+
+  /// @brief Waits for a warm worker and lends it to the caller until the lease ends.
+  /// @throws queue_full; pool_closed (also when the pool is cancelled while waiting);
+  /// enter_failed when boots keep failing.
+  Lease<Worker> acquire() { return request_lease(std::nullopt).get(); }
+
+  /// @brief Like `acquire()`, but gives up after `timeout` (measured with `Clock`).
+  /// @return The lease, or no value when no worker became free in time.
+  template <class Rep, class Period>
+  std::optional<Lease<Worker>> try_acquire_for(std::chrono::duration<Rep, Period> timeout) {
+    auto future = request_lease(clamp_timeout(timeout));
+    try {
+      return future.get();
+    } catch (const timeout_error&) {
+      return std::nullopt;
+    }
+  }
+
+  /// @brief Sets the floor of warm workers (Modal's keep_warm / min_containers).
+  ///
+  /// Raising it boots the difference at once, in parallel; lowering it evicts nothing
+  /// before each worker's own idle timeout.
+  /// @throws std::invalid_argument when `n > max_workers` (nothing changes).
+  void keep_warm(std::size_t n) { update_autoscaler({.min_warm = n}); }
+
+  /// @brief The floor of warm workers in force.
+  std::size_t keep_warm() const { return autoscaler().min_warm; }
+
+  /// @brief Changes some autoscaler settings; effective at once.
+  /// @return The settings now in force.
+  /// @throws std::invalid_argument naming the bad field (nothing changes).
+  Autoscaler update_autoscaler(AutoscalerUpdate update) {
+    Autoscaler now_in_force;
+    react([&](Controller& c, Controller::Time now) { now_in_force = c.update(now, update); });
+    return now_in_force;
+  }
+
+  /// @brief The autoscaler settings in force.
+  Autoscaler autoscaler() const {
+    std::lock_guard lock(mutex_);
+    return controller_.autoscaler();
+  }
+
+  /// @brief A consistent snapshot of gauges and counters.
+  Stats stats() const {
+    std::lock_guard lock(mutex_);
+    Stats s = controller_.stats();
+    s.exit_failures = exit_failures_;
+    return s;
+  }
+
+  /// @brief Stops accepting inputs and stops every worker, waiting until all are gone.
+  ///
+  /// `Drain::finish` runs the pending inputs first; `Drain::cancel` fails them with
+  /// `pool_closed`. Running inputs and leases finish either way. A later call with
+  /// `Drain::cancel` cancels what a `finish` shutdown still had pending. Called from
+  /// inside one of the pool's inputs, it starts the shutdown and returns at once.
+  void shutdown(Drain drain = Drain::finish) {
+    react([drain](Controller& c, Controller::Time now) { c.shutdown(now, drain); });
+    if (detail::current_pool == this) return;
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return controller_.finished() && hosts_.empty(); });
+    stop_housekeeper_ = true;
+    changed_.notify_all();
+    lock.unlock();
+    std::lock_guard join_lock(join_mutex_);
+    if (housekeeper_.joinable()) housekeeper_.join();
+  }
+
+ private:
+  using Time = Controller::Time;
+  using Job = detail::Job<Worker>;
+  using TaskBase = detail::TaskBase<Worker>;
+  using LeaseRequest = detail::LeaseRequest<Worker>;
+
+  /// One worker: its object, its threads and the inputs handed to them.
+  struct Host {
+    explicit Host(WorkerId worker_id) : id(worker_id) {}
+    const WorkerId id;
+    std::unique_ptr<Worker> worker;  // set by its first thread once booted
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<TaskBase*> mailbox;
+    bool stopping = false;
+    std::thread first;                // boots, serves, runs exit hooks
+    std::vector<std::thread> others;  // serve only (max_inputs > 1)
+  };
+
+  /// What actions leave to do once the pool's lock is released: user code (callbacks,
+  /// promise continuations) and job destruction never run under it.
+  struct Aftermath {
+    std::vector<std::pair<std::unique_ptr<Job>, std::exception_ptr>> failed;
+    std::vector<std::pair<LeaseRequest*, Lease<Worker>>> granted;
+
+    void run() {
+      for (auto& [request, lease] : granted) request->grant(std::move(lease));
+      for (auto& [job, error] : failed) {
+        job->fail(error);
+        job.reset();
+      }
+    }
+  };
+
+  /// Lets a notifying clock (ManualClock) drive the pool's timers from `advance()`.
+  class TimeListener final : public detail::ClockListener {
+   public:
+    explicit TimeListener(Pool& pool) : pool_(&pool) {}
+    void on_clock_moved() override {
+      std::lock_guard lock(mutex_);
+      if (pool_ != nullptr) {
+        pool_->react([](Controller& c, Time now) { c.tick(now); });
+      }
+    }
+    void detach() {
+      std::lock_guard lock(mutex_);
+      pool_ = nullptr;
+    }
+
+   private:
+    std::recursive_mutex mutex_;  // a callback run by the pool may advance the clock again
+    Pool* pool_;
+  };
+
+  static Factory default_factory(Factory factory) {
+    if (factory) return factory;
+    if constexpr (std::is_default_constructible_v<Worker>) {
+      return [] { return std::make_unique<Worker>(); };
+    } else {
+      throw std::invalid_argument(
+          "factory must be set when Worker is not default-constructible");
+    }
+  }
+
+  template <class Rep, class Period>
+  static std::optional<std::chrono::milliseconds> clamp_timeout(
+      std::chrono::duration<Rep, Period> timeout) {
+    using namespace std::chrono;
+    constexpr auto forever = duration<double>(hours(24 * 365 * 100));
+    if (duration<double>(timeout) >= forever) return std::nullopt;
+    return std::max(milliseconds(0), ceil<milliseconds>(timeout));
+  }
+
+  Time now() const { return std::chrono::duration_cast<Time>(clock_.now().time_since_epoch()); }
+
+  // ------------------------------------------------------------ the loop
+
+  /// Feeds one event to the Controller under the lock, carries out its actions, then
+  /// runs what must happen outside the lock.
+  template <class Event>
+  void react(Event&& event) {
+    Aftermath after;
+    {
+      std::lock_guard lock(mutex_);
+      event(controller_, now());
+      carry_out(after);
+    }
+    after.run();
+  }
+
+  void carry_out(Aftermath& after) {
+    controller_.take_actions(actions_);
+    for (const Action& action : actions_) {
+      switch (action.kind) {
+        case Action::Kind::boot: boot(action.worker); break;
+        case Action::Kind::start: start(action.input, action.worker, after); break;
+        case Action::Kind::evict: evict(action.worker); break;
+        case Action::Kind::fail: fail(action.input, action.fail_reason, after); break;
+      }
+    }
+    if constexpr (!detail::notifying_clock<Clock>) {
+      const std::optional<Time> wakeup = controller_.next_wakeup();
+      if (wakeup && (!planned_wakeup_ || *wakeup < *planned_wakeup_)) changed_.notify_all();
+    }
+    if (controller_.finished()) changed_.notify_all();
+  }
+
+  void boot(WorkerId id) {
+    auto host = std::make_unique<Host>(id);
+    Host& h = *host;
+    hosts_.emplace(id, std::move(host));
+    h.first = std::thread([this, &h] { run_worker(h); });
+  }
+
+  void start(InputId input, WorkerId worker, Aftermath& after) {
+    Job& job = *jobs_.at(input);
+    Host& host = *hosts_.at(worker);
+    if (job.kind() == Job::Kind::lease) {
+      after.granted.emplace_back(static_cast<LeaseRequest*>(&job),
+                                 Lease<Worker>(*this, *host.worker, input));
+      return;
+    }
+    std::lock_guard lock(host.mutex);
+    host.mailbox.push_back(static_cast<TaskBase*>(&job));
+    host.wake.notify_one();
+  }
+
+  void evict(WorkerId worker) {
+    Host& host = *hosts_.at(worker);
+    std::lock_guard lock(host.mutex);
+    host.stopping = true;
+    host.wake.notify_all();
+  }
+
+  void fail(InputId input, FailReason why, Aftermath& after) {
+    after.failed.emplace_back(take_job(input), error_for(why));
+  }
+
+  std::unique_ptr<Job> take_job(InputId input) {
+    auto node = jobs_.extract(input);
+    return std::move(node.mapped());
+  }
+
+  std::exception_ptr error_for(FailReason why) const {
+    switch (why) {
+      case FailReason::timeout:
+        return std::make_exception_ptr(timeout_error("input did not start within its timeout"));
+      case FailReason::cancelled:
+        return std::make_exception_ptr(cancelled("input was cancelled while pending"));
+      case FailReason::pool_closed:
+        return std::make_exception_ptr(pool_closed("pool was shut down before the input started"));
+      case FailReason::enter_failed:
+        return nested_enter_failure();
+    }
+    return nullptr;
+  }
+
+  std::exception_ptr nested_enter_failure() const {
+    const enter_failed failure("workers kept failing to boot (" +
+                               std::to_string(options_.max_boot_failures) +
+                               " in a row); the last error is nested");
+    try {
+      std::rethrow_exception(last_boot_error_);
+    } catch (...) {
+      try {
+        std::throw_with_nested(failure);
+      } catch (...) {
+        return std::current_exception();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ inputs
+
+  template <class F, class Sink>
+  std::unique_ptr<TaskBase> make_task(F&& f, Sink sink, std::stop_token stop) {
+    using Task = detail::Task<Worker, std::decay_t<F>, Sink>;
+    return std::make_unique<Task>(next_input_.fetch_add(1, std::memory_order_relaxed),
+                                  std::forward<F>(f), std::move(sink), std::move(stop));
+  }
+
+  /// Offers a job to the Controller. Returns null when accepted (the pool took the job),
+  /// or the error to report when refused (the caller keeps the job and reports it).
+  template <class J>
+  std::exception_ptr admit(std::unique_ptr<J>& job, const SubmitOptions& options) {
+    detail::validate(options);
+    const InputId id = job->id();
+    job->watch(options.stop, *this);
+    Admission admission{};
+    react([&](Controller& c, Time now) {
+      Arrival arrival{.cancelled = options.stop.stop_requested()};
+      if (options.timeout) arrival.deadline = now + *options.timeout;
+      admission = c.input_arrived(now, id, arrival);
+      if (admission == Admission::accepted) jobs_.emplace(id, std::move(job));
+    });
+    switch (admission) {
+      case Admission::accepted: return nullptr;
+      case Admission::queue_full:
+        return std::make_exception_ptr(queue_full(
+            "max_pending (" + std::to_string(options_.max_pending) + ") inputs already wait"));
+      case Admission::closed: break;
+    }
+    return std::make_exception_ptr(pool_closed("pool is shut down"));
+  }
+
+  std::future<Lease<Worker>> request_lease(std::optional<std::chrono::milliseconds> timeout) {
+    std::promise<Lease<Worker>> promise;
+    auto future = promise.get_future();
+    auto request =
+        std::make_unique<LeaseRequest>(next_input_.fetch_add(1, std::memory_order_relaxed),
+                                       std::move(promise));
+    if (std::exception_ptr refused = admit(request, {.timeout = timeout})) {
+      std::rethrow_exception(refused);
+    }
+    return future;
+  }
+
+  void give_back(InputId lease, bool broken) noexcept override {
+    end_input(lease, broken ? Outcome::lost : Outcome::value);
+  }
+
+  void cancel(InputId input) noexcept override {
+    react([input](Controller& c, Time now) { c.cancel(now, input); });
+  }
+
+  /// Reports a started input as ended; returns its job, destroyed by the caller later.
+  std::unique_ptr<Job> end_input(InputId input, Outcome outcome) {
+    std::unique_ptr<Job> job;
+    react([&](Controller& c, Time now) {
+      c.input_done(now, input, outcome);
+      job = take_job(input);
+    });
+    return job;
+  }
+
+  // ------------------------------------------------------------ worker threads
+
+  /// The whole life of one worker, on its first thread.
+  void run_worker(Host& host) {
+    detail::current_pool = this;
+    if (boot_worker(host)) {
+      for (std::size_t i = 1; i < options_.max_inputs; ++i) {
+        host.others.emplace_back([this, &host] {
+          detail::current_pool = this;
+          serve(host);
+        });
+      }
+      react([&host](Controller& c, Time now) { c.worker_warm(now, host.id); });
+      serve(host);
+      for (std::thread& t : host.others) t.join();
+      run_exit_hooks(*host.worker);
+      host.worker.reset();
+    }
+    retire(host);
+  }
+
+  bool boot_worker(Host& host) {
+    try {
+      std::unique_ptr<Worker> worker = factory_();
+      if (!worker) throw std::logic_error("the worker factory returned null");
+      if constexpr (detail::has_enter_snapshot<Worker>) worker->enter_snapshot();
+      if constexpr (detail::has_enter<Worker>) worker->enter();
+      for (const auto& hook : options_.enter_hooks) hook();
+      host.worker = std::move(worker);
+      return true;
+    } catch (...) {
+      const std::exception_ptr error = std::current_exception();
+      react([&](Controller& c, Time now) {
+        last_boot_error_ = error;
+        c.boot_failed(now, host.id);
+      });
+      return false;
+    }
+  }
+
+  void serve(Host& host) {
+    while (TaskBase* task = next_task(host)) {
+      const Outcome outcome = task->run(*host.worker);
+      std::unique_ptr<Job> done = end_input(task->id(), outcome);
+      task->settle();
+    }
+  }
+
+  TaskBase* next_task(Host& host) {
+    std::unique_lock lock(host.mutex);
+    host.wake.wait(lock, [&host] { return !host.mailbox.empty() || host.stopping; });
+    if (host.mailbox.empty()) return nullptr;
+    TaskBase* task = host.mailbox.front();
+    host.mailbox.pop_front();
+    return task;
+  }
+
+  void run_exit_hooks(Worker& worker) {
+    if constexpr (detail::has_exit<Worker>) guarded_exit([&worker] { worker.exit(); });
+    for (const auto& hook : options_.exit_hooks) guarded_exit(hook);
+  }
+
+  template <class Hook>
+  void guarded_exit(const Hook& hook) {
+    try {
+      hook();
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      ++exit_failures_;
+    }
+  }
+
+  /// Hands the finished host to the housekeeper, which joins its threads.
+  void retire(Host& host) {
+    std::lock_guard lock(mutex_);
+    auto node = hosts_.extract(host.id);
+    retired_.push_back(std::move(node.mapped()));
+    changed_.notify_all();
+  }
+
+  // ------------------------------------------------------------ housekeeper
+
+  /// Joins retired workers and, for real clocks, wakes the Controller when due.
+  void housekeep() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      join_retired(lock);
+      if (stop_housekeeper_ && retired_.empty()) return;
+      if constexpr (!detail::notifying_clock<Clock>) {
+        if (planned_wakeup_ && *planned_wakeup_ <= now()) {
+          Aftermath after;
+          planned_wakeup_.reset();
+          controller_.tick(now());
+          carry_out(after);
+          lock.unlock();
+          after.run();
+          lock.lock();
+          continue;
+        }
+      }
+      sleep(lock);
+    }
+  }
+
+  void sleep(std::unique_lock<std::mutex>& lock) {
+    if constexpr (!detail::notifying_clock<Clock>) {
+      planned_wakeup_ = controller_.next_wakeup();
+      if (planned_wakeup_) {
+        changed_.wait_for(lock, *planned_wakeup_ - now());
+        return;
+      }
+    }
+    changed_.wait(lock);
+  }
+
+  void join_retired(std::unique_lock<std::mutex>& lock) {
+    while (!retired_.empty()) {
+      std::vector<std::unique_ptr<Host>> batch;
+      batch.swap(retired_);
+      lock.unlock();
+      for (auto& host : batch) {
+        host->first.join();
+      }
+      batch.clear();
+      lock.lock();
+    }
+  }
+
+  const Options options_;
+  const Factory factory_;
+  Clock clock_;
+
+  mutable std::mutex mutex_;  // guards everything below except the atomics
+  Controller controller_;
+  std::vector<Action> actions_;
+  std::unordered_map<InputId, std::unique_ptr<Job>> jobs_;
+  std::unordered_map<WorkerId, std::unique_ptr<Host>> hosts_;
+  std::vector<std::unique_ptr<Host>> retired_;
+  std::exception_ptr last_boot_error_;
+  std::uint64_t exit_failures_ = 0;
+  std::optional<Time> planned_wakeup_;
+  bool stop_housekeeper_ = false;
+  std::condition_variable changed_;  // wakes the housekeeper and shutdown waiters
+
+  std::atomic<InputId> next_input_{1};
+  std::shared_ptr<TimeListener> listener_;
+  std::thread housekeeper_;
+  std::mutex join_mutex_;
+};
+
+}  // namespace warmpool

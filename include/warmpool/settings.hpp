@@ -1,0 +1,171 @@
+#pragma once
+/// @file settings.hpp
+/// @brief Autoscaler settings, pool options and per-input options, with validation.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace warmpool {
+
+/// @brief How many workers the pool keeps and for how long (Modal's names in brackets).
+///
+/// Plain value type; read it with `Pool::autoscaler()`, change it with
+/// `Pool::update_autoscaler()` or `Pool::keep_warm()`. Example:
+/// @code
+/// warmpool::Autoscaler a{.min_warm = 2, .max_workers = 8, .idle_timeout = std::chrono::seconds(30)};
+/// @endcode
+struct Autoscaler {
+  /// @brief Floor of workers kept warm even with no traffic [min_containers / keep_warm].
+  std::size_t min_warm = 0;
+  /// @brief Ceiling of live (booting + warm) workers [max_containers]; at least 1.
+  std::size_t max_workers = std::max<std::size_t>(1, std::thread::hardware_concurrency());
+  /// @brief Extra warm workers beyond demand while any input is running or pending
+  /// [buffer_containers]; clamped so the target never exceeds `max_workers`.
+  std::size_t buffer = 0;
+  /// @brief How long a worker may stay idle before it is evicted [scaledown_window].
+  std::chrono::milliseconds idle_timeout{60'000};
+
+  /// @brief Field-wise equality.
+  friend bool operator==(const Autoscaler&, const Autoscaler&) = default;
+};
+
+/// @brief A partial change of `Autoscaler`: unset fields keep their value.
+///
+/// Example: `pool.update_autoscaler({.buffer = 2, .idle_timeout = std::chrono::seconds(5)});`
+struct AutoscalerUpdate {
+  /// @brief New `Autoscaler::min_warm`, if set.
+  std::optional<std::size_t> min_warm{};
+  /// @brief New `Autoscaler::max_workers`, if set.
+  std::optional<std::size_t> max_workers{};
+  /// @brief New `Autoscaler::buffer`, if set.
+  std::optional<std::size_t> buffer{};
+  /// @brief New `Autoscaler::idle_timeout`, if set.
+  std::optional<std::chrono::milliseconds> idle_timeout{};
+};
+
+/// @brief Crash-loop backoff between boots after an enter hook (or the factory) threw.
+///
+/// After the n-th consecutive failed boot the next boot waits
+/// `min(max_delay, initial_delay * multiplier^(n-1))`. Example:
+/// @code
+/// warmpool::Options o; o.boot_backoff = {.initial_delay = std::chrono::milliseconds(50)};
+/// @endcode
+struct BootBackoff {
+  /// @brief Delay after the first failed boot; >= 0.
+  std::chrono::milliseconds initial_delay{100};
+  /// @brief Cap of the delay; >= initial_delay.
+  std::chrono::milliseconds max_delay{30'000};
+  /// @brief Growth factor per consecutive failure; >= 1.
+  double multiplier = 2.0;
+};
+
+/// @brief How `Pool::shutdown` treats inputs that have not started yet.
+enum class Drain {
+  finish,  ///< run every pending input, then stop the workers
+  cancel,  ///< fail pending inputs with `pool_closed`; running ones finish
+};
+
+/// @brief Everything a `Pool` is configured with.
+///
+/// Example:
+/// @code
+/// warmpool::Options o;
+/// o.autoscaler.min_warm = 1;
+/// o.max_inputs = 4;   // four concurrent inputs per worker (handler must be thread-safe)
+/// warmpool::Pool<Model> pool(o);
+/// @endcode
+struct Options {
+  /// @brief Initial autoscaler settings.
+  Autoscaler autoscaler{};
+  /// @brief Concurrent inputs per worker; each worker gets this many threads sharing one
+  /// `Worker` object, so with more than 1 the handler must be thread-safe. At least 1.
+  std::size_t max_inputs = 1;
+  /// @brief Most inputs that may wait for a worker; beyond it `submit` throws `queue_full`
+  /// (and `post` reports it). At least 1. Default: 1,048,576.
+  std::size_t max_pending = std::size_t{1} << 20;
+  /// @brief Delay between boots after failed ones.
+  BootBackoff boot_backoff{};
+  /// @brief Consecutive failed boots (with no success between) after which every pending
+  /// input fails with `enter_failed`; later inputs start new boot attempts. At least 1.
+  std::size_t max_boot_failures = 3;
+  /// @brief Extra enter hooks, run in order on the worker's thread after `Worker::enter()`.
+  std::vector<std::function<void()>> enter_hooks;
+  /// @brief Extra exit hooks, run in order on the worker's thread after `Worker::exit()`.
+  std::vector<std::function<void()>> exit_hooks;
+};
+
+/// @brief Per-input options for `Pool::submit` / `Pool::post`.
+///
+/// Example:
+/// @code
+/// std::stop_source stop;
+/// auto f = pool.submit(fn, {.timeout = std::chrono::seconds(2), .stop = stop.get_token()});
+/// @endcode
+struct SubmitOptions {
+  /// @brief If set, an input not *started* within this time fails with `timeout_error`.
+  std::optional<std::chrono::milliseconds> timeout{};
+  /// @brief Cancels the input while it is pending (it fails with `cancelled`); forwarded to
+  /// the function if it accepts `(Worker&, std::stop_token)`.
+  std::stop_token stop{};
+};
+
+namespace detail {
+
+inline std::string describe(std::size_t value) { return std::to_string(value); }
+inline std::string describe(double value) { return std::to_string(value); }
+inline std::string describe(std::chrono::milliseconds value) {
+  return std::to_string(value.count()) + "ms";
+}
+
+/// Throws `std::invalid_argument("<field> (<value>) must be <rule>")` unless `ok`.
+template <class T>
+void require(bool ok, const char* field, const T& value, const std::string& rule) {
+  if (!ok) {
+    throw std::invalid_argument(std::string(field) + " (" + describe(value) + ") must be " +
+                                rule);
+  }
+}
+
+inline void validate(const Autoscaler& a) {
+  require(a.max_workers >= 1, "max_workers", a.max_workers, ">= 1");
+  require(a.min_warm <= a.max_workers, "min_warm", a.min_warm,
+          "<= max_workers (" + describe(a.max_workers) + ")");
+  require(a.idle_timeout.count() >= 0, "idle_timeout", a.idle_timeout, ">= 0ms");
+}
+
+inline void validate(const Options& o) {
+  validate(o.autoscaler);
+  require(o.max_inputs >= 1, "max_inputs", o.max_inputs, ">= 1");
+  require(o.max_pending >= 1, "max_pending", o.max_pending, ">= 1");
+  require(o.max_boot_failures >= 1, "max_boot_failures", o.max_boot_failures, ">= 1");
+  const BootBackoff& b = o.boot_backoff;
+  require(b.initial_delay.count() >= 0, "boot_backoff.initial_delay", b.initial_delay, ">= 0ms");
+  require(b.max_delay >= b.initial_delay, "boot_backoff.max_delay", b.max_delay,
+          ">= boot_backoff.initial_delay (" + describe(b.initial_delay) + ")");
+  require(b.multiplier >= 1.0, "boot_backoff.multiplier", b.multiplier, ">= 1");
+}
+
+inline void validate(const SubmitOptions& s) {
+  if (s.timeout) require(s.timeout->count() >= 0, "timeout", *s.timeout, ">= 0ms");
+}
+
+/// Applies an update to a copy and validates the result; the original is untouched.
+inline Autoscaler merged(Autoscaler a, const AutoscalerUpdate& u) {
+  if (u.min_warm) a.min_warm = *u.min_warm;
+  if (u.max_workers) a.max_workers = *u.max_workers;
+  if (u.buffer) a.buffer = *u.buffer;
+  if (u.idle_timeout) a.idle_timeout = *u.idle_timeout;
+  validate(a);
+  return a;
+}
+
+}  // namespace detail
+}  // namespace warmpool
