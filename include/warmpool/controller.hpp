@@ -117,16 +117,22 @@ class Controller {
   // ---------------------------------------------------------------- events
 
   /// @brief An input arrived: it starts on a free warm worker or waits in the FIFO queue.
+  ///
+  /// An input that finds a free warm worker starts at once whatever its deadline, so a
+  /// zero timeout means "start now or fail".
   Admission input_arrived(Time now, InputId input, Arrival arrival = {}) {
     advance_to(now);
+    expire_deadlines();  // an input past its deadline no longer holds a place in the queue
     if (closed_) return reject(Admission::closed);
     if (pending_.size() >= max_pending_) return reject(Admission::queue_full);
     ++counters_.inputs_submitted;
     if (arrival.cancelled) {
       fail(input, FailReason::cancelled);
-      return Admission::accepted;
+    } else if (const std::optional<WorkerId> worker = free_worker()) {
+      start(input, *worker, /*cold=*/false);
+    } else {
+      enqueue(input, arrival.deadline);
     }
-    enqueue(input, arrival.deadline);
     reconcile();
     return Admission::accepted;
   }
@@ -140,8 +146,7 @@ class Controller {
     ++warm_;
     consecutive_boot_failures_ = 0;
     make_idle(worker, rec);
-    dispatch(/*cold=*/true);
-    reconcile();
+    reconcile(/*cold=*/true);
   }
 
   /// @brief Worker `worker` failed to boot (factory or enter hook threw); it is gone.
@@ -236,7 +241,8 @@ class Controller {
     if (!idle_.empty() && live() > target) {
       consider(workers_.at(idle_.front()).idle_since + settings_.idle_timeout);
     }
-    if (live() < target && next_boot_at_ > now_) consider(next_boot_at_);
+    // A boot held back by backoff; due now if an event that changed nothing moved time on.
+    if (live() < target) consider(std::max(next_boot_at_, now_));
     return at;
   }
 
@@ -306,6 +312,7 @@ class Controller {
   }
 
   Time backoff_delay(std::size_t failures) const {
+    if (backoff_.initial_delay.count() == 0) return Time{0};  // else 0 * inf (many failures) = NaN
     using ms = std::chrono::duration<double, std::milli>;
     const double factor = std::pow(backoff_.multiplier, static_cast<double>(failures - 1));
     const ms delay = std::min<ms>(ms(backoff_.initial_delay) * factor, ms(backoff_.max_delay));
@@ -392,7 +399,10 @@ class Controller {
 
   /// A free warm worker: a partly busy one first (fill before spreading), else the most
   /// recently idle one (hot caches stay hot; the least recently used decay and go).
+  /// None while more workers are warm than `max_workers` allows: after it was lowered,
+  /// surplus workers finish what they run and go, they take no new input.
   std::optional<WorkerId> free_worker() const {
+    if (warm_ > settings_.max_workers) return std::nullopt;
     if (!partial_.empty()) return partial_.front();
     if (!idle_.empty()) return idle_.back();
     return std::nullopt;
@@ -424,9 +434,12 @@ class Controller {
 
   // ---- sizing
 
-  void reconcile() {
+  /// Applies due deadlines before dispatching (an input is never started at or after its
+  /// deadline); `cold` marks inputs started now as having waited for a boot.
+  void reconcile(bool cold = false) {
     expire_deadlines();
-    dispatch(/*cold=*/false);
+    evict_surplus();
+    dispatch(cold);
     boot_up_to_target();
     evict_down_to_target();
   }
@@ -440,6 +453,14 @@ class Controller {
       ++booting_;
       ++counters_.boots;
       actions_.push_back({.kind = Action::Kind::boot, .worker = worker});
+    }
+  }
+
+  /// Evicts idle workers while more are warm than `max_workers` allows (they could take no
+  /// input), so that the workers left within the cap can take pending inputs at once.
+  void evict_surplus() {
+    while (!idle_.empty() && warm_ > settings_.max_workers) {
+      evict(idle_.front(), EvictReason::surplus);
     }
   }
 
