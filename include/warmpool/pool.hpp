@@ -48,7 +48,8 @@ concept notifying_clock =
       clock.subscribe(listener);
     };
 
-/// The pool whose worker thread this is, if any (to detect calls from inside inputs).
+/// The pool whose worker or housekeeper thread this is, if any (to detect calls from
+/// inside inputs and completion callbacks).
 inline thread_local const void* current_pool = nullptr;
 
 }  // namespace detail
@@ -212,7 +213,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// `Drain::finish` runs the pending inputs first; `Drain::cancel` fails them with
   /// `pool_closed`. Running inputs and leases finish either way. A later call with
   /// `Drain::cancel` cancels what a `finish` shutdown still had pending. Called from
-  /// inside one of the pool's inputs, it starts the shutdown and returns at once.
+  /// inside one of the pool's inputs (or a `post` callback run on one of the pool's own
+  /// threads), it starts the shutdown and returns at once.
   void shutdown(Drain drain = Drain::finish) {
     react([drain](Controller& c, Controller::Time now) { c.shutdown(now, drain); });
     if (detail::current_pool == this) return;
@@ -239,6 +241,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     std::mutex mutex;
     std::condition_variable wake;
     std::deque<TaskBase*> mailbox;
+    std::size_t leases = 0;  // leases out on this worker; it is not destroyed before 0
     bool stopping = false;
     std::thread first;                // boots, serves, runs exit hooks
     std::vector<std::thread> others;  // serve only (max_inputs > 1)
@@ -342,12 +345,14 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   void start(InputId input, WorkerId worker, Aftermath& after) {
     Job& job = *jobs_.at(input);
     Host& host = *hosts_.at(worker);
+    std::lock_guard lock(host.mutex);
     if (job.kind() == Job::Kind::lease) {
+      ++host.leases;
+      lease_hosts_.emplace(input, &host);
       after.granted.emplace_back(static_cast<LeaseRequest*>(&job),
                                  Lease<Worker>(*this, *host.worker, input));
       return;
     }
-    std::lock_guard lock(host.mutex);
     host.mailbox.push_back(static_cast<TaskBase*>(&job));
     host.wake.notify_one();
   }
@@ -443,7 +448,17 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   }
 
   void give_back(InputId lease, bool broken) noexcept override {
-    end_input(lease, broken ? Outcome::lost : Outcome::value);
+    Host* host = nullptr;
+    std::unique_ptr<Job> job;
+    react([&](Controller& c, Time now) {
+      c.input_done(now, lease, broken ? Outcome::lost : Outcome::value);
+      job = take_job(lease);
+      host = lease_hosts_.extract(lease).mapped();
+    });
+    // The worker may be stopping already (evicted while leased): its thread waits for this.
+    std::lock_guard lock(host->mutex);
+    --host->leases;
+    host->wake.notify_all();
   }
 
   void cancel(InputId input) noexcept override {
@@ -475,6 +490,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       react([&host](Controller& c, Time now) { c.worker_warm(now, host.id); });
       serve(host);
       for (std::thread& t : host.others) t.join();
+      wait_for_leases(host);
       run_exit_hooks(*host.worker);
       host.worker.reset();
     }
@@ -517,6 +533,13 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     return task;
   }
 
+  /// An evicted worker may still be leased (a `worker_lost` input in another slot):
+  /// exit hooks and destruction wait until every lease on it has ended.
+  void wait_for_leases(Host& host) {
+    std::unique_lock lock(host.mutex);
+    host.wake.wait(lock, [&host] { return host.leases == 0; });
+  }
+
   void run_exit_hooks(Worker& worker) {
     if constexpr (detail::has_exit<Worker>) guarded_exit([&worker] { worker.exit(); });
     for (const auto& hook : options_.exit_hooks) guarded_exit(hook);
@@ -544,6 +567,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   /// Joins retired workers and, for real clocks, wakes the Controller when due.
   void housekeep() {
+    detail::current_pool = this;  // callbacks it runs may call shutdown()
     std::unique_lock lock(mutex_);
     while (true) {
       join_retired(lock);
@@ -597,6 +621,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   std::vector<Action> actions_;
   std::unordered_map<InputId, std::unique_ptr<Job>> jobs_;
   std::unordered_map<WorkerId, std::unique_ptr<Host>> hosts_;
+  std::unordered_map<InputId, Host*> lease_hosts_;  // the worker of each lease out
   std::vector<std::unique_ptr<Host>> retired_;
   std::exception_ptr last_boot_error_;
   std::uint64_t exit_failures_ = 0;

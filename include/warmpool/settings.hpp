@@ -97,9 +97,9 @@ struct Options {
   /// input fails with `enter_failed`; later inputs start new boot attempts. At least 1.
   std::size_t max_boot_failures = 3;
   /// @brief Extra enter hooks, run in order on the worker's thread after `Worker::enter()`.
-  std::vector<std::function<void()>> enter_hooks;
+  std::vector<std::function<void()>> enter_hooks{};
   /// @brief Extra exit hooks, run in order on the worker's thread after `Worker::exit()`.
-  std::vector<std::function<void()>> exit_hooks;
+  std::vector<std::function<void()>> exit_hooks{};
 };
 
 /// @brief Per-input options for `Pool::submit` / `Pool::post`.

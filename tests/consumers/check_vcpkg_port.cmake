@@ -1,0 +1,90 @@
+# Checks ports/warmpool without vcpkg: vcpkg.json is valid JSON with the fields vcpkg
+# requires, its version is the project's, and portfile.cmake picks up the CMake package
+# where CMakeLists.txt installs it.
+#
+# cmake -DPORT_DIR=<ports/warmpool> -DEXPECTED_VERSION=<x.y.z> -DCONFIG_PATH=<dir> -P ...
+cmake_minimum_required(VERSION 3.20)
+
+set(_errors)
+
+file(READ "${PORT_DIR}/vcpkg.json" _manifest)
+string(JSON _type ERROR_VARIABLE _json_error TYPE "${_manifest}")
+if(_json_error)
+  message(FATAL_ERROR "ports/warmpool/vcpkg.json is not valid JSON: ${_json_error}")
+endif()
+
+# Sets <out> to the value at the JSON path, or to "" when there is none.
+function(json_get out)
+  string(JSON _value ERROR_VARIABLE _error GET "${_manifest}" ${ARGN})
+  if(_error)
+    set(_value "")
+  endif()
+  set(${out} "${_value}" PARENT_SCOPE)
+endfunction()
+
+json_get(_name name)
+json_get(_version version)
+json_get(_description description)
+json_get(_homepage homepage)
+json_get(_license license)
+if(NOT _name STREQUAL "warmpool")
+  list(APPEND _errors "vcpkg.json: name is '${_name}', expected 'warmpool'")
+endif()
+if(NOT _version STREQUAL EXPECTED_VERSION)
+  list(APPEND _errors
+       "vcpkg.json: version is '${_version}', expected '${EXPECTED_VERSION}' (project(VERSION))")
+endif()
+if(_description STREQUAL "")
+  list(APPEND _errors "vcpkg.json: description is missing")
+endif()
+if(NOT _homepage MATCHES "^https://")
+  list(APPEND _errors "vcpkg.json: homepage '${_homepage}' is not an https URL")
+endif()
+if(NOT _license STREQUAL "MIT")
+  list(APPEND _errors "vcpkg.json: license is '${_license}', expected 'MIT'")
+endif()
+
+# Both CMake helper ports, as host dependencies.
+string(JSON _count ERROR_VARIABLE _error LENGTH "${_manifest}" dependencies)
+if(_error)
+  set(_count 0)
+endif()
+foreach(_helper vcpkg-cmake vcpkg-cmake-config)
+  set(_found OFF)
+  if(_count GREATER 0)
+    math(EXPR _last "${_count} - 1")
+    foreach(_i RANGE ${_last})
+      json_get(_dep_name dependencies ${_i} name)
+      json_get(_dep_host dependencies ${_i} host)
+      if(_dep_name STREQUAL _helper AND _dep_host)
+        set(_found ON)
+      endif()
+    endforeach()
+  endif()
+  if(NOT _found)
+    list(APPEND _errors "vcpkg.json: dependencies lack {\"name\": \"${_helper}\", \"host\": true}")
+  endif()
+endforeach()
+
+file(READ "${PORT_DIR}/portfile.cmake" _portfile)
+foreach(_call vcpkg_from_github vcpkg_cmake_configure vcpkg_cmake_install
+              vcpkg_cmake_config_fixup vcpkg_install_copyright "set(VCPKG_BUILD_TYPE release)")
+  string(FIND "${_portfile}" "${_call}" _at)
+  if(_at EQUAL -1)
+    list(APPEND _errors "portfile.cmake: does not use ${_call}")
+  endif()
+endforeach()
+string(FIND "${_portfile}" "CONFIG_PATH ${CONFIG_PATH}" _at)
+if(_at EQUAL -1)
+  list(APPEND _errors "portfile.cmake: the CMake package is installed in ${CONFIG_PATH}, \
+so vcpkg_cmake_config_fixup needs CONFIG_PATH ${CONFIG_PATH}")
+endif()
+if(NOT EXISTS "${PORT_DIR}/usage")
+  list(APPEND _errors "usage: missing")
+endif()
+
+if(_errors)
+  list(JOIN _errors "\n  " _text)
+  message(FATAL_ERROR "ports/warmpool:\n  ${_text}")
+endif()
+message(STATUS "ports/warmpool: vcpkg.json and portfile.cmake are consistent (version ${_version})")
