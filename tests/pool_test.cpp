@@ -1071,7 +1071,8 @@ TEST_CASE("pool: discard() evicts the leased worker and keep_warm boots a replac
   warmpool::Stats s = pool.stats();
   CHECK(s.evictions == 1);
   CHECK(s.boots == 2);
-  CHECK(s.inputs_lost == 1);
+  CHECK(s.inputs_completed == 1);  // the lease ended; only its worker was broken
+  CHECK(s.inputs_lost == 0);
   CHECK(s.inputs_running == 0);
   CHECK(eventually([&] { return life.exited == 1; }));
   REQUIRE(eventually([&] { return pool.stats().workers_idle == 1; }));
@@ -1301,11 +1302,42 @@ TEST_CASE("pool: a factory that throws or returns null is a failed boot") {
   CHECK(s.inputs_enter_failed == 2);
 }
 
+TEST_CASE("pool: worker_lost re-runs the input on another worker") {
+  ManualClock clock;
+  Life life;
+  Options o = with_max_workers(2);
+  TestPool<Tracked> pool(o, tracked(life), clock);
+
+  // Worker 0 is broken; its replacement (worker 1) serves the input.
+  auto f = pool.submit([](Tracked& w) {
+    if (w.id == 0) throw warmpool::worker_lost("session dropped");
+    return w.id;
+  });
+  REQUIRE(ready_soon(f));
+  CHECK(f.get() == 1);
+  const warmpool::Stats s = pool.stats();
+  CHECK(s.inputs_rerun == 1);
+  CHECK(s.inputs_completed == 1);
+  CHECK(s.inputs_lost == 0);
+  CHECK(s.evictions == 1);
+  CHECK(s.boots == 2);
+  CHECK(eventually([&] { return life.exited == 1; }));
+
+  // An input that breaks every worker runs 1 + worker_lost_reruns times, then fails.
+  auto g = pool.submit([](Tracked&) -> int { throw warmpool::worker_lost("always"); });
+  REQUIRE(ready_soon(g));
+  CHECK(fails_with<warmpool::worker_lost>(g));
+  CHECK(pool.stats().inputs_rerun == 1 + o.worker_lost_reruns);
+  CHECK(pool.stats().inputs_lost == 1);
+  CHECK(pool.stats().evictions == 2 + o.worker_lost_reruns);
+}
+
 TEST_CASE("pool: worker_lost ends the input and replaces the worker") {
   ManualClock clock;
   Life life;
   Options o = with_max_workers(2);
   o.autoscaler.min_warm = 1;
+  o.worker_lost_reruns = 0;
   TestPool<Tracked> pool(o, tracked(life), clock);
   REQUIRE(eventually([&] { return pool.stats().workers_idle == 1; }));
 
@@ -1361,6 +1393,7 @@ TEST_CASE("pool: a lost worker is not destroyed while a lease still holds it") {
   Options o = with_max_workers(1);
   o.max_inputs = 2;
   o.autoscaler.min_warm = 1;
+  o.worker_lost_reruns = 0;
   TestPool<LeaseAware> pool(
       o, [&] { return std::make_unique<LeaseAware>(exits, early); }, clock);
   REQUIRE(eventually([&] { return pool.stats().workers_idle == 1; }));
@@ -1567,11 +1600,11 @@ TEST_CASE("pool: stress - every input ends exactly once and the counters add up"
                                   s.inputs_timed_out + s.inputs_closed + s.inputs_lost +
                                   s.inputs_enter_failed);
   CHECK(s.inputs_submitted + s.inputs_rejected == static_cast<std::uint64_t>(total));
-  CHECK(s.inputs_completed == tally.value + tally.leased);
+  CHECK(s.inputs_completed == tally.value + tally.leased + tally.discarded);
   CHECK(s.inputs_failed == tally.failed);
   CHECK(s.inputs_timed_out == tally.timed_out);
   CHECK(s.inputs_cancelled == tally.cancelled);
-  CHECK(s.inputs_lost == tally.lost + tally.discarded);
+  CHECK(s.inputs_lost == tally.lost);
   CHECK(s.inputs_rejected == tally.rejected);
   CHECK(s.inputs_closed == 0);
   CHECK(s.inputs_enter_failed == 0);

@@ -43,9 +43,10 @@ enum class FailReason {
 
 /// @brief How a started input ended, as reported by the body to the Controller.
 enum class Outcome {
-  value,      ///< returned normally (a lease that was given back)
-  exception,  ///< threw an ordinary exception
-  lost,       ///< threw `worker_lost` (or a lease was discarded): its worker is broken
+  value,      ///< returned normally (or a lease was given back)
+  exception,  ///< threw an ordinary exception: retried while its `Retries` allow
+  lost,       ///< threw `worker_lost`: the worker is evicted, the input re-run elsewhere
+  discarded,  ///< a lease was discarded: the worker is evicted, the lease has ended
 };
 
 /// @brief What the Controller asks its body to do.
@@ -56,10 +57,11 @@ struct Action {
     start,  ///< run input `input` on worker `worker`, then report `input_done`
     evict,  ///< run the exit hooks of `worker` (after its running inputs end) and destroy it
     fail,   ///< end input `input` with the error named by `fail_reason`
+    stop,   ///< request stop on the token of running input `input` (deadline or cancel)
   };
   Kind kind;                  ///< @brief What to do.
   WorkerId worker = 0;        ///< @brief The worker (boot, start, evict).
-  InputId input = 0;          ///< @brief The input (start, fail).
+  InputId input = 0;          ///< @brief The input (start, fail, stop).
   bool cold = false;          ///< @brief For start: the input waited for this worker's boot.
   EvictReason evict_reason{};  ///< @brief For evict.
   FailReason fail_reason{};    ///< @brief For fail.
@@ -67,8 +69,11 @@ struct Action {
 
 /// @brief Extra facts about an arriving input.
 struct Arrival {
-  /// @brief If set, the input fails with `FailReason::timeout` unless started before it.
+  /// @brief If set, the input fails with `FailReason::timeout` unless started before it;
+  /// if its first run is still going then, a `stop` action asks it to stop.
   std::optional<std::chrono::nanoseconds> deadline{};
+  /// @brief Overrides `Options::retries` for this input.
+  std::optional<Retries> retries{};
   /// @brief The input was cancelled before it arrived: it is counted and failed at once.
   bool cancelled = false;
 };
@@ -110,7 +115,9 @@ class Controller {
         max_inputs_(options.max_inputs),
         max_pending_(options.max_pending),
         backoff_(options.boot_backoff),
-        max_boot_failures_(options.max_boot_failures) {
+        max_boot_failures_(options.max_boot_failures),
+        retries_(options.retries),
+        worker_lost_reruns_(options.worker_lost_reruns) {
     detail::validate(options);
   }
 
@@ -126,12 +133,13 @@ class Controller {
     if (closed_) return reject(Admission::closed);
     if (pending_.size() >= max_pending_) return reject(Admission::queue_full);
     ++counters_.inputs_submitted;
+    InputRec rec{.id = input, .deadline = arrival.deadline, .retries = arrival.retries};
     if (arrival.cancelled) {
       fail(input, FailReason::cancelled);
     } else if (const std::optional<WorkerId> worker = free_worker()) {
-      start(input, *worker, /*cold=*/false);
+      start(std::move(rec), *worker, /*cold=*/false);
     } else {
-      enqueue(input, arrival.deadline);
+      enqueue(std::move(rec));
     }
     reconcile();
     return Admission::accepted;
@@ -156,41 +164,50 @@ class Controller {
     --booting_;
     ++counters_.boot_failures;
     ++consecutive_boot_failures_;
-    next_boot_at_ = now_ + backoff_delay(consecutive_boot_failures_);
+    next_boot_at_ = now_ + backoff_delay(backoff_.initial_delay, backoff_.multiplier,
+                                         backoff_.max_delay, consecutive_boot_failures_);
     if (consecutive_boot_failures_ % max_boot_failures_ == 0) {
       fail_all_pending(FailReason::enter_failed);
     }
     reconcile();
   }
 
-  /// @brief Started input `input` ended; its worker slot is free again.
+  /// @brief A run of started input `input` ended; its worker slot is free again.
   ///
-  /// With `Outcome::lost` the worker is evicted (reason `lost`) and replaced if needed.
-  void input_done(Time now, InputId input, Outcome outcome) {
+  /// With `Outcome::lost` or `discarded` the worker is evicted (reason `lost`) and
+  /// replaced if the target needs it. A lost input is queued again, ahead of the others,
+  /// up to `Options::worker_lost_reruns` times; one that threw is retried after a delay
+  /// while its `Retries` allow (not after `shutdown(Drain::cancel)`).
+  /// @return true when the input has ended (the body delivers this run's result); false
+  /// when it will run again (the body keeps it for a later `start`).
+  bool input_done(Time now, InputId input, Outcome outcome) {
     advance_to(now);
     const auto it = running_.find(input);
-    if (it == running_.end()) return;
-    const WorkerId worker = it->second;
+    if (it == running_.end()) return true;
+    RunningRec run = std::move(it->second);
     running_.erase(it);
-    count(outcome);
-    const auto w = workers_.find(worker);
-    if (w != workers_.end()) {
-      if (outcome == Outcome::lost) {
-        evict(worker, EvictReason::lost);
-      } else {
-        release_slot(worker, w->second);
-      }
+    if (const auto at = std::exchange(run.input.stop_at, std::nullopt)) {
+      stop_deadlines_.erase({*at, input});
     }
+    vacate(run.worker, outcome);
+    const bool ended = conclude(std::move(run.input), outcome);
     reconcile();
+    return ended;
   }
 
-  /// @brief The input's stop token fired: fails it with `cancelled` if still pending.
-  /// @return true when it was pending (and is now failed); false when it already started
-  /// or ended.
+  /// @brief The input's stop token fired: fails it with `cancelled` if it waits (pending
+  /// or between retries).
+  /// @return true when it was waiting (and is now failed); false when it is running or
+  /// has ended.
   bool cancel(Time now, InputId input) {
     advance_to(now);
-    if (!pending_index_.contains(input)) return false;
-    remove_pending(input);
+    if (pending_index_.contains(input)) {
+      remove_pending(input);
+    } else if (retrying_.contains(input)) {
+      remove_retrying(input);
+    } else {
+      return false;
+    }
     fail(input, FailReason::cancelled);
     reconcile();
     return true;
@@ -213,14 +230,24 @@ class Controller {
     return settings_;
   }
 
-  /// @brief Stops accepting inputs; with `Drain::cancel` fails the pending ones.
+  /// @brief Stops accepting inputs; with `Drain::cancel` fails the waiting ones (pending
+  /// or between retries) with `pool_closed` and asks the running ones to stop.
   ///
   /// Idle workers are evicted at once, busy ones when they finish, booting ones when warm
   /// (after taking pending inputs under `Drain::finish`).
   void shutdown(Time now, Drain drain) {
     advance_to(now);
     closed_ = true;
-    if (drain == Drain::cancel) fail_all_pending(FailReason::pool_closed);
+    if (drain == Drain::cancel && !cancelling_) {
+      cancelling_ = true;
+      fail_all_pending(FailReason::pool_closed);
+      while (!retrying_.empty()) {
+        const InputId input = retrying_.begin()->first;
+        remove_retrying(input);
+        fail(input, FailReason::pool_closed);
+      }
+      for (const auto& [input, run] : running_) stop(input);
+    }
     reconcile();
   }
 
@@ -236,7 +263,9 @@ class Controller {
   std::optional<Time> next_wakeup() const {
     std::optional<Time> at;
     const auto consider = [&at](Time t) { at = at ? std::min(*at, t) : t; };
-    if (!deadlines_.empty()) consider(deadlines_.begin()->first);
+    for (const auto* timers : {&deadlines_, &stop_deadlines_, &retry_at_}) {
+      if (!timers->empty()) consider(timers->begin()->first);
+    }
     const std::size_t target = target_size();
     if (!idle_.empty() && live() > target) {
       consider(workers_.at(idle_.front()).idle_since + settings_.idle_timeout);
@@ -248,7 +277,7 @@ class Controller {
 
   /// @brief True after `shutdown` once no worker is live and no input is left.
   bool finished() const {
-    return closed_ && live() == 0 && pending_.empty() && running_.empty();
+    return closed_ && live() == 0 && pending_.empty() && running_.empty() && retrying_.empty();
   }
 
   /// @brief True once `shutdown` was called.
@@ -276,6 +305,7 @@ class Controller {
     s.target_workers = target_size();
     s.inputs_pending = pending_.size();
     s.inputs_running = running_.size();
+    s.inputs_retrying = retrying_.size();
     return s;
   }
 
@@ -291,9 +321,25 @@ class Controller {
     std::list<WorkerId>::iterator place{};
   };
 
-  struct PendingRec {
-    InputId input;
-    std::optional<Time> deadline;
+  /// What the Controller keeps of one accepted input across its runs.
+  struct InputRec {
+    InputId id = 0;
+    std::optional<Time> deadline{};    // fails it while pending (first run only)
+    std::optional<Retries> retries{};  // overrides the pool's policy
+    std::optional<Time> stop_at{};     // asks its first run to stop (set when it starts)
+    std::size_t failures = 0;        // runs that threw so far
+    std::size_t reruns = 0;          // runs lost with their worker so far
+    bool started = false;
+  };
+
+  struct RunningRec {
+    WorkerId worker;
+    InputRec input;
+  };
+
+  struct RetryRec {
+    Time at;
+    InputRec input;
   };
 
   static std::size_t saturating_add(std::size_t a, std::size_t b) {
@@ -311,35 +357,102 @@ class Controller {
     return why;
   }
 
-  Time backoff_delay(std::size_t failures) const {
-    if (backoff_.initial_delay.count() == 0) return Time{0};  // else 0 * inf (many failures) = NaN
+  /// `min(max_delay, initial * coefficient^(n-1))` for the n-th consecutive failure.
+  static Time backoff_delay(std::chrono::milliseconds initial, double coefficient,
+                            std::chrono::milliseconds max, std::size_t n) {
+    if (initial.count() == 0) return Time{0};  // else 0 * inf (many failures) = NaN
     using ms = std::chrono::duration<double, std::milli>;
-    const double factor = std::pow(backoff_.multiplier, static_cast<double>(failures - 1));
-    const ms delay = std::min<ms>(ms(backoff_.initial_delay) * factor, ms(backoff_.max_delay));
+    constexpr ms longest = std::chrono::hours(24 * 365);  // keeps nanoseconds from overflowing
+    const double factor = std::pow(coefficient, static_cast<double>(n - 1));
+    const ms delay = std::min({ms(initial) * factor, ms(max), longest});
     return std::chrono::duration_cast<Time>(delay);
   }
 
-  void count(Outcome outcome) {
+  /// Frees the worker's slot, or evicts it when the run broke it.
+  void vacate(WorkerId worker, Outcome outcome) {
+    const auto w = workers_.find(worker);
+    if (w == workers_.end()) return;  // already evicted (lost in another slot)
+    if (outcome == Outcome::lost || outcome == Outcome::discarded) {
+      evict(worker, EvictReason::lost);
+    } else {
+      release_slot(worker, w->second);
+    }
+  }
+
+  /// Counts how a run ended; returns false when the input runs again instead.
+  bool conclude(InputRec rec, Outcome outcome) {
     switch (outcome) {
-      case Outcome::value: ++counters_.inputs_completed; break;
-      case Outcome::exception: ++counters_.inputs_failed; break;
-      case Outcome::lost: ++counters_.inputs_lost; break;
+      case Outcome::value:
+      case Outcome::discarded: ++counters_.inputs_completed; return true;
+      case Outcome::exception:
+        if (may_retry(rec)) {
+          schedule_retry(std::move(rec));
+          return false;
+        }
+        ++counters_.inputs_failed;
+        return true;
+      case Outcome::lost:
+        if (rec.reruns < worker_lost_reruns_ && !cancelling_) {
+          ++rec.reruns;
+          ++counters_.inputs_rerun;
+          enqueue(std::move(rec), /*first=*/true);
+          return false;
+        }
+        ++counters_.inputs_lost;
+        return true;
+    }
+    return true;
+  }
+
+  // ---- retries
+
+  bool may_retry(const InputRec& rec) const {
+    return !cancelling_ && rec.failures < rec.retries.value_or(retries_).max_retries;
+  }
+
+  void schedule_retry(InputRec rec) {
+    const Retries& policy = rec.retries.value_or(retries_);
+    ++rec.failures;
+    ++counters_.inputs_retried;
+    const Time at = now_ + backoff_delay(policy.initial_delay, policy.backoff_coefficient,
+                                         policy.max_delay, rec.failures);
+    retry_at_.emplace(at, rec.id);
+    retrying_.emplace(rec.id, RetryRec{at, std::move(rec)});
+  }
+
+  InputRec remove_retrying(InputId input) {
+    auto node = retrying_.extract(input);
+    retry_at_.erase({node.mapped().at, input});
+    return std::move(node.mapped().input);
+  }
+
+  void release_due_retries() {
+    while (!retry_at_.empty() && retry_at_.begin()->first <= now_) {
+      enqueue(remove_retrying(retry_at_.begin()->second));
     }
   }
 
   // ---- pending queue
 
-  void enqueue(InputId input, std::optional<Time> deadline) {
-    pending_.push_back({input, deadline});
-    pending_index_.emplace(input, std::prev(pending_.end()));
-    if (deadline) deadlines_.emplace(*deadline, input);
+  /// Queues an input at the back (or, for a re-run after a lost worker, at the front).
+  void enqueue(InputRec rec, bool first = false) {
+    const InputId input = rec.id;
+    if (!rec.started && rec.deadline) deadlines_.emplace(*rec.deadline, input);
+    const auto place = pending_.insert(first ? pending_.begin() : pending_.end(), std::move(rec));
+    pending_index_.emplace(input, place);
   }
 
-  void remove_pending(InputId input) {
-    const auto it = pending_index_.at(input);
-    if (it->deadline) deadlines_.erase({*it->deadline, input});
+  InputRec remove_pending(InputId input) {
+    const auto node = pending_index_.extract(input);
+    const auto it = node.mapped();
+    if (!it->started && it->deadline) deadlines_.erase({*it->deadline, input});
+    InputRec rec = std::move(*it);
     pending_.erase(it);
-    pending_index_.erase(input);
+    return rec;
+  }
+
+  void stop(InputId input) {
+    actions_.push_back({.kind = Action::Kind::stop, .input = input});
   }
 
   void fail(InputId input, FailReason why) {
@@ -354,17 +467,24 @@ class Controller {
 
   void fail_all_pending(FailReason why) {
     while (!pending_.empty()) {
-      const InputId input = pending_.front().input;
+      const InputId input = pending_.front().id;
       remove_pending(input);
       fail(input, why);
     }
   }
 
+  /// Fails pending inputs past their deadline and asks first runs past it to stop.
   void expire_deadlines() {
     while (!deadlines_.empty() && deadlines_.begin()->first <= now_) {
       const InputId input = deadlines_.begin()->second;
       remove_pending(input);
       fail(input, FailReason::timeout);
+    }
+    while (!stop_deadlines_.empty() && stop_deadlines_.begin()->first <= now_) {
+      const InputId input = stop_deadlines_.begin()->second;
+      stop_deadlines_.erase(stop_deadlines_.begin());
+      running_.at(input).input.stop_at.reset();
+      stop(input);
     }
   }
 
@@ -412,13 +532,17 @@ class Controller {
     while (!pending_.empty()) {
       const std::optional<WorkerId> worker = free_worker();
       if (!worker) return;
-      const InputId input = pending_.front().input;
-      remove_pending(input);
-      start(input, *worker, cold);
+      start(remove_pending(pending_.front().id), *worker, cold);
     }
   }
 
-  void start(InputId input, WorkerId worker, bool cold) {
+  void start(InputRec input, WorkerId worker, bool cold) {
+    const InputId id = input.id;
+    if (!input.started && input.deadline && *input.deadline > now_) {
+      input.stop_at = input.deadline;
+      stop_deadlines_.emplace(*input.deadline, id);
+    }
+    input.started = true;
     WorkerRec& rec = workers_.at(worker);
     ++rec.running;
     if (rec.running == max_inputs_) {
@@ -426,10 +550,9 @@ class Controller {
     } else if (rec.shelf != Shelf::partial) {
       shelve(worker, rec, Shelf::partial);
     }
-    running_.emplace(input, worker);
+    running_.emplace(id, RunningRec{worker, std::move(input)});
     if (cold) ++counters_.cold_inputs;
-    actions_.push_back(
-        {.kind = Action::Kind::start, .worker = worker, .input = input, .cold = cold});
+    actions_.push_back({.kind = Action::Kind::start, .worker = worker, .input = id, .cold = cold});
   }
 
   // ---- sizing
@@ -438,6 +561,7 @@ class Controller {
   /// deadline); `cold` marks inputs started now as having waited for a boot.
   void reconcile(bool cold = false) {
     expire_deadlines();
+    release_due_retries();
     evict_surplus();
     dispatch(cold);
     boot_up_to_target();
@@ -497,9 +621,12 @@ class Controller {
   std::size_t max_pending_;
   BootBackoff backoff_;
   std::size_t max_boot_failures_;
+  Retries retries_;
+  std::size_t worker_lost_reruns_;
 
   Time now_{};
   bool closed_ = false;
+  bool cancelling_ = false;  // shut down with Drain::cancel
   WorkerId next_worker_id_ = 1;
   std::size_t consecutive_boot_failures_ = 0;
   Time next_boot_at_{std::numeric_limits<Time::rep>::min()};
@@ -510,10 +637,13 @@ class Controller {
   std::list<WorkerId> idle_;
   std::list<WorkerId> partial_;
 
-  std::list<PendingRec> pending_;
-  std::unordered_map<InputId, std::list<PendingRec>::iterator> pending_index_;
-  std::set<std::pair<Time, InputId>> deadlines_;
-  std::unordered_map<InputId, WorkerId> running_;
+  std::list<InputRec> pending_;
+  std::unordered_map<InputId, std::list<InputRec>::iterator> pending_index_;
+  std::set<std::pair<Time, InputId>> deadlines_;       // pending inputs' deadlines
+  std::unordered_map<InputId, RunningRec> running_;
+  std::set<std::pair<Time, InputId>> stop_deadlines_;  // running first runs' deadlines
+  std::unordered_map<InputId, RetryRec> retrying_;     // waiting to run again
+  std::set<std::pair<Time, InputId>> retry_at_;
 
   Stats counters_;
   std::vector<Action> actions_;

@@ -252,9 +252,11 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   struct Aftermath {
     std::vector<std::pair<std::unique_ptr<Job>, std::exception_ptr>> failed;
     std::vector<std::pair<LeaseRequest*, Lease<Worker>>> granted;
+    std::vector<std::stop_source> stopped;  // copies: valid even if the input ends first
 
     void run() {
       for (auto& [request, lease] : granted) request->grant(std::move(lease));
+      for (std::stop_source& source : stopped) source.request_stop();
       for (auto& [job, error] : failed) {
         job->fail(error);
         job.reset();
@@ -326,6 +328,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
         case Action::Kind::start: start(action.input, action.worker, after); break;
         case Action::Kind::evict: evict(action.worker); break;
         case Action::Kind::fail: fail(action.input, action.fail_reason, after); break;
+        case Action::Kind::stop: stop(action.input, after); break;
       }
     }
     if constexpr (!detail::notifying_clock<Clock>) {
@@ -362,6 +365,13 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     std::lock_guard lock(host.mutex);
     host.stopping = true;
     host.wake.notify_all();
+  }
+
+  void stop(InputId input, Aftermath& after) {
+    const Job& job = *jobs_.at(input);
+    if (job.kind() != Job::Kind::task) return;  // a lease has no token to stop
+    const std::stop_source& source = static_cast<const TaskBase&>(job).stop_source();
+    if (source.stop_possible()) after.stopped.push_back(source);
   }
 
   void fail(InputId input, FailReason why, Aftermath& after) {
@@ -405,10 +415,10 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   // ------------------------------------------------------------ inputs
 
   template <class F, class Sink>
-  std::unique_ptr<TaskBase> make_task(F&& f, Sink sink, std::stop_token stop) {
+  std::unique_ptr<TaskBase> make_task(F&& f, Sink sink, const std::stop_token& stop) {
     using Task = detail::Task<Worker, std::decay_t<F>, Sink>;
     return std::make_unique<Task>(next_input_.fetch_add(1, std::memory_order_relaxed),
-                                  std::forward<F>(f), std::move(sink), std::move(stop));
+                                  std::forward<F>(f), std::move(sink), stop);
   }
 
   /// Offers a job to the Controller. Returns null when accepted (the pool took the job),
@@ -420,7 +430,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     job->watch(options.stop, *this);
     Admission admission{};
     react([&](Controller& c, Time now) {
-      Arrival arrival{.cancelled = options.stop.stop_requested()};
+      Arrival arrival{.retries = options.retries, .cancelled = options.stop.stop_requested()};
       if (options.timeout) arrival.deadline = now + *options.timeout;
       admission = c.input_arrived(now, id, arrival);
       if (admission == Admission::accepted) jobs_.emplace(id, std::move(job));
@@ -451,7 +461,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     Host* host = nullptr;
     std::unique_ptr<Job> job;
     react([&](Controller& c, Time now) {
-      c.input_done(now, lease, broken ? Outcome::lost : Outcome::value);
+      c.input_done(now, lease, broken ? Outcome::discarded : Outcome::value);
       job = take_job(lease);
       host = lease_hosts_.extract(lease).mapped();
     });
@@ -465,12 +475,12 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     react([input](Controller& c, Time now) { c.cancel(now, input); });
   }
 
-  /// Reports a started input as ended; returns its job, destroyed by the caller later.
-  std::unique_ptr<Job> end_input(InputId input, Outcome outcome) {
+  /// Reports a run of a started input; returns its job when the input has ended (the
+  /// caller settles and destroys it outside the lock), null when it will run again.
+  std::unique_ptr<Job> end_run(InputId input, Outcome outcome) {
     std::unique_ptr<Job> job;
     react([&](Controller& c, Time now) {
-      c.input_done(now, input, outcome);
-      job = take_job(input);
+      if (c.input_done(now, input, outcome)) job = take_job(input);
     });
     return job;
   }
@@ -519,8 +529,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   void serve(Host& host) {
     while (TaskBase* task = next_task(host)) {
       const Outcome outcome = task->run(*host.worker);
-      std::unique_ptr<Job> done = end_input(task->id(), outcome);
-      task->settle();
+      // When the input runs again (retry, re-run), another thread may own it right away.
+      if (std::unique_ptr<Job> ended = end_run(task->id(), outcome)) task->settle();
     }
   }
 

@@ -67,6 +67,26 @@ struct BootBackoff {
   double multiplier = 2.0;
 };
 
+/// @brief How often and when an input that threw is run again (Modal's `Retries`).
+///
+/// Retry n (1-based) starts `min(max_delay, initial_delay * backoff_coefficient^(n-1))`
+/// after the failure, queued behind the inputs already pending. Only the function's own
+/// exceptions are retried; `worker_lost` re-runs do not use this budget. Example:
+/// @code
+/// warmpool::Options o;
+/// o.retries = {.max_retries = 3, .initial_delay = std::chrono::milliseconds(100)};
+/// @endcode
+struct Retries {
+  /// @brief Runs after the first failed one; 0 turns retries off.
+  std::size_t max_retries = 0;
+  /// @brief Delay before the first retry; >= 0.
+  std::chrono::milliseconds initial_delay{1'000};
+  /// @brief Growth factor of the delay per retry; >= 1.
+  double backoff_coefficient = 2.0;
+  /// @brief Cap of the delay; >= initial_delay.
+  std::chrono::milliseconds max_delay{60'000};
+};
+
 /// @brief How `Pool::shutdown` treats inputs that have not started yet.
 enum class Drain {
   finish,  ///< run every pending input, then stop the workers
@@ -96,6 +116,11 @@ struct Options {
   /// @brief Consecutive failed boots (with no success between) after which every pending
   /// input fails with `enter_failed`; later inputs start new boot attempts. At least 1.
   std::size_t max_boot_failures = 3;
+  /// @brief Default retry policy for inputs that throw (none by default).
+  Retries retries{};
+  /// @brief Times an input whose worker was lost (it threw `worker_lost`) is run again on
+  /// another worker before it fails with `worker_lost`; not counted against `retries`.
+  std::size_t worker_lost_reruns = 2;
   /// @brief Extra enter hooks, run in order on the worker's thread after `Worker::enter()`.
   std::vector<std::function<void()>> enter_hooks{};
   /// @brief Extra exit hooks, run in order on the worker's thread after `Worker::exit()`.
@@ -110,11 +135,14 @@ struct Options {
 /// auto f = pool.submit(fn, {.timeout = std::chrono::seconds(2), .stop = stop.get_token()});
 /// @endcode
 struct SubmitOptions {
-  /// @brief If set, an input not *started* within this time fails with `timeout_error`.
+  /// @brief If set, an input not *started* within this time fails with `timeout_error`;
+  /// one still running then sees stop requested on its `std::stop_token`.
   std::optional<std::chrono::milliseconds> timeout{};
   /// @brief Cancels the input while it is pending (it fails with `cancelled`); forwarded to
   /// the function if it accepts `(Worker&, std::stop_token)`.
   std::stop_token stop{};
+  /// @brief Overrides `Options::retries` for this input.
+  std::optional<Retries> retries{};
 };
 
 namespace detail {
@@ -141,6 +169,14 @@ inline void validate(const Autoscaler& a) {
   require(a.idle_timeout.count() >= 0, "idle_timeout", a.idle_timeout, ">= 0ms");
 }
 
+inline void validate(const Retries& r) {
+  require(r.initial_delay.count() >= 0, "retries.initial_delay", r.initial_delay, ">= 0ms");
+  require(r.max_delay >= r.initial_delay, "retries.max_delay", r.max_delay,
+          ">= retries.initial_delay (" + describe(r.initial_delay) + ")");
+  require(r.backoff_coefficient >= 1.0, "retries.backoff_coefficient", r.backoff_coefficient,
+          ">= 1");
+}
+
 inline void validate(const Options& o) {
   validate(o.autoscaler);
   require(o.max_inputs >= 1, "max_inputs", o.max_inputs, ">= 1");
@@ -151,10 +187,12 @@ inline void validate(const Options& o) {
   require(b.max_delay >= b.initial_delay, "boot_backoff.max_delay", b.max_delay,
           ">= boot_backoff.initial_delay (" + describe(b.initial_delay) + ")");
   require(b.multiplier >= 1.0, "boot_backoff.multiplier", b.multiplier, ">= 1");
+  validate(o.retries);
 }
 
 inline void validate(const SubmitOptions& s) {
   if (s.timeout) require(s.timeout->count() >= 0, "timeout", *s.timeout, ">= 0ms");
+  if (s.retries) validate(*s.retries);
 }
 
 /// Applies an update to a copy and validates the result; the original is untouched.

@@ -33,6 +33,8 @@ struct Stats {
   std::size_t inputs_pending = 0;
   /// @brief Inputs started and not finished (leases included).
   std::size_t inputs_running = 0;
+  /// @brief Inputs that threw and wait for their retry delay to pass.
+  std::size_t inputs_retrying = 0;
 
   // --- counters ---
   /// @brief Boots started.
@@ -47,9 +49,13 @@ struct Stats {
   std::uint64_t inputs_rejected = 0;
   /// @brief Inputs that waited for a boot because no warm worker was free.
   std::uint64_t cold_inputs = 0;
-  /// @brief Inputs that ended with a value.
+  /// @brief Retries scheduled after an input threw (an input may be retried several times).
+  std::uint64_t inputs_retried = 0;
+  /// @brief Re-runs on another worker after an input's worker was lost.
+  std::uint64_t inputs_rerun = 0;
+  /// @brief Inputs that ended with a value (a discarded lease counts here too).
   std::uint64_t inputs_completed = 0;
-  /// @brief Inputs that ended with the function's own exception.
+  /// @brief Inputs that ended with the function's own exception, after their retries.
   std::uint64_t inputs_failed = 0;
   /// @brief Inputs cancelled through their stop token while pending.
   std::uint64_t inputs_cancelled = 0;
@@ -57,7 +63,7 @@ struct Stats {
   std::uint64_t inputs_timed_out = 0;
   /// @brief Pending inputs failed with `pool_closed` by `shutdown(Drain::cancel)`.
   std::uint64_t inputs_closed = 0;
-  /// @brief Inputs that ended with `worker_lost` (their worker was replaced).
+  /// @brief Inputs that ended with `worker_lost` after their re-runs.
   std::uint64_t inputs_lost = 0;
   /// @brief Pending inputs failed with `enter_failed` after repeated boot failures.
   std::uint64_t inputs_enter_failed = 0;

@@ -111,6 +111,12 @@ class CallbackSink {
   Done done_;
 };
 
+/// Requests stop on the token a running function sees (a copy shares the stop state).
+struct ForwardStop {
+  std::stop_source target;
+  void operator()() noexcept { target.request_stop(); }
+};
+
 /// An input that runs a function on a worker's thread.
 template <class Worker>
 class TaskBase : public Job<Worker> {
@@ -120,6 +126,11 @@ class TaskBase : public Job<Worker> {
   virtual Outcome run(Worker& worker) noexcept = 0;
   /// Hands the kept result to the caller.
   virtual void settle() noexcept = 0;
+  /// The stop state of the token the function sees; none when it takes no token.
+  const std::stop_source& stop_source() const noexcept { return stop_; }
+
+ protected:
+  std::stop_source stop_{std::nostopstate};
 };
 
 template <class Worker, class F, class Sink>
@@ -127,11 +138,15 @@ class Task final : public TaskBase<Worker> {
  public:
   using R = call_result_t<F, Worker>;
 
-  Task(InputId id, F fn, Sink sink, std::stop_token stop)
-      : TaskBase<Worker>(id),
-        fn_(std::move(fn)),
-        sink_(std::move(sink)),
-        stop_(std::move(stop)) {}
+  /// `caller_stop` is the token given at submit; a function that takes a token sees one
+  /// that stops when `caller_stop` does or when the pool asks (deadline, cancel shutdown).
+  Task(InputId id, F fn, Sink sink, const std::stop_token& caller_stop)
+      : TaskBase<Worker>(id), fn_(std::move(fn)), sink_(std::move(sink)) {
+    if constexpr (takes_stop_token<F, Worker>) {
+      this->stop_ = std::stop_source();
+      if (caller_stop.stop_possible()) forward_.emplace(caller_stop, ForwardStop{this->stop_});
+    }
+  }
 
   Outcome run(Worker& worker) noexcept override {
     try {
@@ -164,7 +179,7 @@ class Task final : public TaskBase<Worker> {
 
   decltype(auto) invoke(Worker& worker) {
     if constexpr (takes_stop_token<F, Worker>) {
-      return std::invoke(fn_, worker, stop_);
+      return std::invoke(fn_, worker, this->stop_.get_token());
     } else {
       return std::invoke(fn_, worker);
     }
@@ -172,8 +187,8 @@ class Task final : public TaskBase<Worker> {
 
   F fn_;
   Sink sink_;
-  std::stop_token stop_;
   std::optional<Result<R>> result_;
+  std::optional<std::stop_callback<ForwardStop>> forward_;
 };
 
 /// A request for a lease: granted with a warm worker instead of running on its thread.
