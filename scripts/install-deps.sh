@@ -14,6 +14,10 @@ readonly BASE_PACKAGES=(
   libclang-rt-14-dev   # sanitizer runtimes for clang-14 (ASan/UBSan/TSan)
   doctest-dev
   git
+  pkgconf              # pkg-config, for the consumer_pkgconfig test
+  doxygen              # API reference: scripts/test.sh docs
+  clang-format         # scripts/check-format.sh
+  clang-tidy           # scripts/tidy.sh
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }

@@ -9,6 +9,14 @@
 #   asan   clang++ RelWithDebInfo  -fsanitize=address,undefined, tests only
 #   tsan   clang++ RelWithDebInfo  -fsanitize=thread, tests only
 #
+# Checks without a build (run only when named, not yet part of the default list):
+#   docs    doxygen docs/Doxyfile: the API reference, undocumented names are errors
+#   format  scripts/check-format.sh: clang-format --dry-run --Werror
+#   tidy    scripts/tidy.sh: clang-tidy on every public header, warnings are errors
+#
+# gcc and clang also build and run the packaging tests (tests/consumers/: installed
+# find_package, add_subdirectory, FetchContent, pkg-config, vcpkg port, Conan recipe).
+#
 # Build directories: build/<config>. Every selected configuration is run even if
 # an earlier one fails; the exit status is non-zero if any failed.
 #
@@ -29,6 +37,7 @@
 set -euo pipefail
 
 readonly ALL_CONFIGS=(gcc clang asan tsan)
+readonly CHECK_CONFIGS=(docs format tidy)
 readonly EXAMPLE_TIMEOUT=120
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -131,9 +140,34 @@ run_examples() {
   return "${failed}"
 }
 
+# Runs one check that needs no CMake build.
+run_check() {
+  local name="$1"
+  case "${name}" in
+    docs)
+      banner "docs: doxygen docs/Doxyfile (warnings are errors), HTML in build/docs/html"
+      command -v doxygen >/dev/null 2>&1 ||
+        { echo "error: doxygen not found (apt-get install doxygen)" >&2; return 1; }
+      mkdir -p build
+      doxygen docs/Doxyfile
+      ;;
+    format)
+      banner "format: clang-format --dry-run --Werror"
+      bash scripts/check-format.sh
+      ;;
+    tidy)
+      banner "tidy: clang-tidy on every public header"
+      bash scripts/tidy.sh
+      ;;
+  esac
+}
+
 # Runs one configuration; intended to be called in a subshell with `set -e`.
 run_config() {
   local name="$1"
+  case "${name}" in
+    docs|format|tidy) run_check "${name}"; return ;;
+  esac
   local cxx build_type sanitize="" werror=ON examples=ON
   case "${name}" in
     gcc)   cxx=g++;     build_type=Debug ;;
@@ -179,8 +213,9 @@ main() {
     case "${arg}" in
       -h|--help) usage; return 0 ;;
       all) configs+=("${ALL_CONFIGS[@]}") ;;
-      gcc|clang|asan|tsan) configs+=("${arg}") ;;
-      *) echo "error: unknown configuration '${arg}' (expected: ${ALL_CONFIGS[*]} or all)" >&2
+      gcc|clang|asan|tsan|docs|format|tidy) configs+=("${arg}") ;;
+      *) echo "error: unknown configuration '${arg}'" \
+              "(expected: ${ALL_CONFIGS[*]} ${CHECK_CONFIGS[*]} or all)" >&2
          return 2 ;;
     esac
   done

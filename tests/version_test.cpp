@@ -22,7 +22,7 @@ TEST_CASE("WARMPOOL_VERSION is major * 10000 + minor * 100 + patch") {
                 "WARMPOOL_VERSION cannot encode a minor or patch number above 99");
   CHECK(WARMPOOL_VERSION == WARMPOOL_CMAKE_VERSION_MAJOR * 10000 +
                                 WARMPOOL_CMAKE_VERSION_MINOR * 100 + WARMPOOL_CMAKE_VERSION_PATCH);
-  CHECK(std::string(WARMPOOL_VERSION_STRING) ==
-        std::to_string(WARMPOOL_VERSION_MAJOR) + "." + std::to_string(WARMPOOL_VERSION_MINOR) +
-            "." + std::to_string(WARMPOOL_VERSION_PATCH));
+  CHECK(std::string(WARMPOOL_VERSION_STRING) == std::to_string(WARMPOOL_VERSION_MAJOR) + "." +
+                                                    std::to_string(WARMPOOL_VERSION_MINOR) + "." +
+                                                    std::to_string(WARMPOOL_VERSION_PATCH));
 }

@@ -210,9 +210,10 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   /// @brief Stops accepting inputs and stops every worker, waiting until all are gone.
   ///
-  /// `Drain::finish` runs the pending inputs first; `Drain::cancel` fails them with
-  /// `pool_closed`. Running inputs and leases finish either way. A later call with
-  /// `Drain::cancel` cancels what a `finish` shutdown still had pending. Called from
+  /// `Drain::finish` runs the pending inputs (and retries) first; `Drain::cancel` fails
+  /// them with `pool_closed` and requests stop on the tokens of running inputs. Running
+  /// inputs and leases finish either way. A later call with `Drain::cancel` cancels what
+  /// a `finish` shutdown still had pending. Called from
   /// inside one of the pool's inputs (or a `post` callback run on one of the pool's own
   /// threads), it starts the shutdown and returns at once.
   void shutdown(Drain drain = Drain::finish) {

@@ -15,3 +15,4 @@
 #include "result.hpp"
 #include "settings.hpp"
 #include "stats.hpp"
+#include "version.hpp"
