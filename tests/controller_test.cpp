@@ -38,6 +38,7 @@ using warmpool::FailReason;
 using warmpool::InputId;
 using warmpool::Options;
 using warmpool::Outcome;
+using warmpool::Retries;
 using warmpool::Stats;
 using warmpool::WorkerId;
 using Kind = Action::Kind;
@@ -90,6 +91,12 @@ struct Batch {
     }
     return out;
   }
+  /// Inputs asked to stop, in order.
+  std::vector<InputId> stopped() const {
+    std::vector<InputId> out;
+    for (const Action& a : of(Kind::stop)) out.push_back(a.input);
+    return out;
+  }
   /// Started inputs as (input, worker) pairs, in order.
   std::vector<std::pair<InputId, WorkerId>> started() const {
     std::vector<std::pair<InputId, WorkerId>> out;
@@ -108,10 +115,12 @@ Batch drain(Controller& c) {
 using Starts = std::vector<std::pair<InputId, WorkerId>>;
 using Ids = std::vector<std::uint64_t>;
 
-/// Every accepted input ended exactly once (call when nothing is pending or running).
+/// Every accepted input ended exactly once (call when nothing is pending, running or
+/// waiting for a retry).
 void check_accounting(const Stats& s) {
   REQUIRE(s.inputs_pending == 0);
   REQUIRE(s.inputs_running == 0);
+  REQUIRE(s.inputs_retrying == 0);
   CHECK(s.inputs_submitted == s.inputs_completed + s.inputs_failed + s.inputs_cancelled +
                                   s.inputs_timed_out + s.inputs_closed + s.inputs_lost +
                                   s.inputs_enter_failed);
@@ -132,6 +141,8 @@ std::string counter_differences(const Stats& got, const Stats& want) {
   field("inputs_submitted", &Stats::inputs_submitted);
   field("inputs_rejected", &Stats::inputs_rejected);
   field("cold_inputs", &Stats::cold_inputs);
+  field("inputs_retried", &Stats::inputs_retried);
+  field("inputs_rerun", &Stats::inputs_rerun);
   field("inputs_completed", &Stats::inputs_completed);
   field("inputs_failed", &Stats::inputs_failed);
   field("inputs_cancelled", &Stats::inputs_cancelled);
@@ -145,10 +156,12 @@ std::string counter_differences(const Stats& got, const Stats& want) {
 /// Gauges of a snapshot, compared as one value for readable failures.
 struct Gauges {
   std::size_t booting, idle, busy, pending, running;
+  std::size_t retrying = 0;
   friend bool operator==(const Gauges&, const Gauges&) = default;
 };
 Gauges gauges(const Stats& s) {
-  return {s.workers_booting, s.workers_idle, s.workers_busy, s.inputs_pending, s.inputs_running};
+  return {s.workers_booting, s.workers_idle,   s.workers_busy,
+          s.inputs_pending,  s.inputs_running, s.inputs_retrying};
 }
 
 /// The target formula of DESIGN.md, written independently of the Controller.
@@ -185,7 +198,8 @@ struct StringMaker<Gauges> {
   static String convert(const Gauges& g) {
     return ("{booting " + std::to_string(g.booting) + ", idle " + std::to_string(g.idle) +
             ", busy " + std::to_string(g.busy) + ", pending " + std::to_string(g.pending) +
-            ", running " + std::to_string(g.running) + "}")
+            ", running " + std::to_string(g.running) + ", retrying " + std::to_string(g.retrying) +
+            "}")
         .c_str();
   }
 };
@@ -768,14 +782,15 @@ TEST_CASE("deadlines and cancellation") {
     check_accounting(c.stats());
   }
 
-  SUBCASE("a started input is never failed by its deadline") {
+  SUBCASE("a started input is never failed by its deadline (it is asked to stop instead)") {
     c.input_arrived(0s, 1, {.deadline = 5s});
     const WorkerId w = drain(c).booted().at(0);
     c.worker_warm(1s, w);
     CHECK(drain(c).started() == Starts{{1, w}});
-    CHECK_FALSE(c.next_wakeup().has_value());
     c.tick(10s);
-    CHECK(drain(c).empty());
+    const Batch b = drain(c);
+    CHECK(b.of(Kind::fail).empty());
+    CHECK(b.stopped() == Ids{1});
     c.input_done(11s, 1, Outcome::value);
     CHECK(c.stats().inputs_completed == 1);
     CHECK(c.stats().inputs_timed_out == 0);
@@ -851,6 +866,7 @@ TEST_CASE("boot failures: backoff, enter_failed after max_boot_failures, reset o
   Options o = options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s});
   o.boot_backoff = {.initial_delay = 100ms, .max_delay = 250ms, .multiplier = 2.0};
   o.max_boot_failures = 3;
+  o.worker_lost_reruns = 0;  // a lost input ends at once
   Controller c(o);
 
   c.input_arrived(0s, 1);
@@ -922,8 +938,14 @@ TEST_CASE("boot failures: backoff, enter_failed after max_boot_failures, reset o
 // -------------------------------------------------------------- lost worker
 
 TEST_CASE("Outcome::lost evicts the worker and boots a replacement if needed") {
+  // With no re-runs the lost input ends at once; re-runs are tested below.
+  const auto no_reruns = [](Autoscaler a) {
+    Options o = options(a);
+    o.worker_lost_reruns = 0;
+    return o;
+  };
   SUBCASE("replacement needed") {
-    Controller c(options({.min_warm = 0, .max_workers = 2, .idle_timeout = 60s}));
+    Controller c(no_reruns({.min_warm = 0, .max_workers = 2, .idle_timeout = 60s}));
     for (InputId i = 1; i <= 3; ++i) c.input_arrived(0s, i);
     for (const WorkerId w : drain(c).booted()) c.worker_warm(1s, w);
     std::map<InputId, WorkerId> where;
@@ -953,7 +975,7 @@ TEST_CASE("Outcome::lost evicts the worker and boots a replacement if needed") {
   }
 
   SUBCASE("no replacement when the target does not need one") {
-    Controller c(options({.min_warm = 0, .max_workers = 2, .idle_timeout = 60s}));
+    Controller c(no_reruns({.min_warm = 0, .max_workers = 2, .idle_timeout = 60s}));
     c.input_arrived(0s, 1);
     const WorkerId w = drain(c).booted().at(0);
     c.worker_warm(1s, w);
@@ -967,7 +989,7 @@ TEST_CASE("Outcome::lost evicts the worker and boots a replacement if needed") {
   }
 
   SUBCASE("min_warm is restored after a loss") {
-    Controller c(options({.min_warm = 1, .max_workers = 2, .idle_timeout = 60s}));
+    Controller c(no_reruns({.min_warm = 1, .max_workers = 2, .idle_timeout = 60s}));
     c.tick(0s);
     const WorkerId w = drain(c).booted().at(0);
     c.worker_warm(1s, w);
@@ -1062,6 +1084,593 @@ TEST_CASE("shutdown") {
     CHECK(drain(c).evicted(EvictReason::shutdown) == Ids{w});
     CHECK(c.finished());
   }
+}
+
+// ------------------------------------------------------------------ retries
+
+TEST_CASE("retries: the n-th retry waits min(max_delay, initial_delay * coefficient^(n-1))") {
+  struct Case {
+    const char* name;
+    Retries policy;
+    std::vector<Time> delays;  // of retries 1, 2, ...
+  };
+  const Case cases[] = {
+      {"doubling, capped at max_delay",
+       {.max_retries = 5, .initial_delay = 100ms, .backoff_coefficient = 2.0, .max_delay = 500ms},
+       {100ms, 200ms, 400ms, 500ms, 500ms}},
+      {"a fractional coefficient, exact to the nanosecond",
+       {.max_retries = 4, .initial_delay = 10ms, .backoff_coefficient = 1.5, .max_delay = 30ms},
+       {10ms, 15ms, Time(22'500'000), 30ms}},
+      {"coefficient 1: a constant delay",
+       {.max_retries = 3, .initial_delay = 7ms, .backoff_coefficient = 1.0, .max_delay = 1s},
+       {7ms, 7ms, 7ms}},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.name);
+    Options o = options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s});
+    o.retries = k.policy;
+    Controller c(o);
+    c.input_arrived(0s, 1);
+    const WorkerId w = drain(c).booted().at(0);
+    c.worker_warm(1s, w);
+    REQUIRE(drain(c).started() == Starts{{1, w}});
+
+    Time t = 1s;
+    for (std::size_t n = 0; n < k.delays.size(); ++n) {
+      CAPTURE(n);
+      t += 1s;  // the delay counts from the failure, not from the start of the run
+      CHECK_FALSE(c.input_done(t, 1, Outcome::exception));  // it will run again
+      CHECK(drain(c).empty());                              // the worker stays warm
+      CHECK(gauges(c.stats()) ==
+            Gauges{.booting = 0, .idle = 1, .busy = 0, .pending = 0, .running = 0, .retrying = 1});
+      CHECK(c.stats().inputs_retried == n + 1);
+      CHECK(c.next_wakeup() == t + k.delays[n]);  // before the idle eviction (t + 60s)
+
+      c.tick(t + k.delays[n] - 1ns);
+      CHECK(drain(c).empty());
+      CHECK(c.stats().inputs_retrying == 1);
+
+      t += k.delays[n];
+      c.tick(t);
+      const Batch b = drain(c);
+      CHECK(b.started() == Starts{{1, w}});
+      CHECK_FALSE(b.actions.at(0).cold);
+      CHECK(c.stats().inputs_retrying == 0);
+    }
+    CHECK(c.input_done(t + 1s, 1, Outcome::value));
+    const Stats s = c.stats();
+    CHECK(s.inputs_completed == 1);
+    CHECK(s.inputs_failed == 0);
+    CHECK(s.inputs_retried == k.delays.size());
+    CHECK(s.cold_inputs == 1);
+    check_accounting(s);
+  }
+}
+
+TEST_CASE("retries: after max_retries failed retries the input ends failed") {
+  Options o = options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s});
+  o.retries = {
+      .max_retries = 2, .initial_delay = 0ms, .backoff_coefficient = 2.0, .max_delay = 0ms};
+  Controller c(o);
+  c.input_arrived(0s, 1);
+  const WorkerId w = drain(c).booted().at(0);
+  c.worker_warm(1s, w);
+  drain(c);
+
+  // A zero delay: the retry is queued and restarted on the idle worker in the same event.
+  CHECK_FALSE(c.input_done(2s, 1, Outcome::exception));
+  CHECK(drain(c).started() == Starts{{1, w}});
+  CHECK_FALSE(c.input_done(3s, 1, Outcome::exception));
+  CHECK(drain(c).started() == Starts{{1, w}});
+  CHECK(c.input_done(4s, 1, Outcome::exception));  // budget used up: it ends
+  CHECK(drain(c).empty());                         // the worker stays warm, idle
+  CHECK(c.stats().workers_idle == 1);
+  CHECK(c.next_wakeup() == Time(64s));  // only the idle eviction is due
+
+  const Stats s = c.stats();
+  CHECK(s.inputs_retried == 2);
+  CHECK(s.inputs_failed == 1);
+  CHECK(s.inputs_completed == 0);
+  CHECK(s.evictions == 0);
+  check_accounting(s);
+}
+
+TEST_CASE("retries: a retry joins the back of the pending queue") {
+  Options o = options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s});
+  o.retries = {
+      .max_retries = 1, .initial_delay = 10ms, .backoff_coefficient = 2.0, .max_delay = 1s};
+  Controller c(o);
+  c.input_arrived(0s, 1);
+  const WorkerId w = drain(c).booted().at(0);
+  c.worker_warm(1s, w);
+  drain(c);
+  c.input_arrived(1s, 2);
+  c.input_arrived(1s, 3);
+  CHECK(drain(c).empty());
+
+  CHECK_FALSE(c.input_done(2s, 1, Outcome::exception));
+  CHECK(drain(c).started() == Starts{{2, w}});
+  c.tick(2s + 10ms);  // released behind input 3
+  CHECK(drain(c).empty());
+  CHECK(gauges(c.stats()) ==
+        Gauges{.booting = 0, .idle = 0, .busy = 1, .pending = 2, .running = 1, .retrying = 0});
+  CHECK(c.input_done(3s, 2, Outcome::value));
+  CHECK(drain(c).started() == Starts{{3, w}});
+  CHECK(c.input_done(4s, 3, Outcome::value));
+  CHECK(drain(c).started() == Starts{{1, w}});
+  CHECK(c.input_done(5s, 1, Outcome::value));
+  const Stats s = c.stats();
+  CHECK(s.inputs_completed == 3);
+  CHECK(s.inputs_retried == 1);
+  check_accounting(s);
+}
+
+TEST_CASE("retries: an input's own Retries override the pool's") {
+  Options o = options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s});
+  o.retries = {.max_retries = 3, .initial_delay = 1s, .backoff_coefficient = 2.0, .max_delay = 10s};
+  Controller c(o);
+  c.input_arrived(0s, 1, {.retries = Retries{.max_retries = 0}});
+  c.input_arrived(0s, 2,
+                  {.retries = Retries{.max_retries = 1,
+                                      .initial_delay = 50ms,
+                                      .backoff_coefficient = 1.0,
+                                      .max_delay = 50ms}});
+  c.input_arrived(0s, 3);  // the pool's policy
+  const WorkerId w = drain(c).booted().at(0);
+  c.worker_warm(1s, w);
+  CHECK(drain(c).started() == Starts{{1, w}});
+
+  CHECK(c.input_done(2s, 1, Outcome::exception));  // no retries of its own: ends
+  CHECK(drain(c).started() == Starts{{2, w}});
+  CHECK_FALSE(c.input_done(3s, 2, Outcome::exception));  // its own: 1 retry after 50ms
+  CHECK(drain(c).started() == Starts{{3, w}});
+  CHECK(c.next_wakeup() == Time(3s + 50ms));
+  c.tick(3s + 50ms);
+  CHECK(drain(c).empty());                               // queued: the worker is busy
+  CHECK_FALSE(c.input_done(4s, 3, Outcome::exception));  // the pool's: after 1s
+  CHECK(drain(c).started() == Starts{{2, w}});
+  CHECK(c.next_wakeup() == Time(5s));
+  CHECK(c.input_done(4s + 500ms, 2, Outcome::exception));  // its one retry is used
+  c.tick(5s);
+  CHECK(drain(c).started() == Starts{{3, w}});
+  CHECK(c.input_done(6s, 3, Outcome::value));
+
+  const Stats s = c.stats();
+  CHECK(s.inputs_retried == 2);
+  CHECK(s.inputs_failed == 2);
+  CHECK(s.inputs_completed == 1);
+  check_accounting(s);
+}
+
+TEST_CASE("retries: cancel fails an input waiting between retries") {
+  Options o = options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s});
+  o.retries = {.max_retries = 3, .initial_delay = 1s, .backoff_coefficient = 2.0, .max_delay = 10s};
+  Controller c(o);
+  c.input_arrived(0s, 1);
+  const WorkerId w = drain(c).booted().at(0);
+  c.worker_warm(1s, w);
+  drain(c);
+  CHECK_FALSE(c.input_done(2s, 1, Outcome::exception));
+  CHECK(c.next_wakeup() == Time(3s));
+
+  CHECK(c.cancel(2s + 500ms, 1));
+  CHECK(drain(c).failed(FailReason::cancelled) == Ids{1});
+  CHECK(c.stats().inputs_retrying == 0);
+  CHECK(c.next_wakeup() == Time(62s));  // the retry timer is gone; the idle eviction is left
+  c.tick(3s);
+  CHECK(drain(c).empty());       // nothing restarts
+  CHECK_FALSE(c.cancel(3s, 1));  // ends only once
+  CHECK(drain(c).empty());
+
+  const Stats s = c.stats();
+  CHECK(s.inputs_cancelled == 1);
+  CHECK(s.inputs_retried == 1);
+  CHECK(s.inputs_failed == 0);
+  check_accounting(s);
+}
+
+TEST_CASE("retries: a retry falling due while a worker boots is cold only on that worker") {
+  Options o = options({.min_warm = 0, .max_workers = 3, .idle_timeout = 60s});
+  o.retries = {.max_retries = 1, .initial_delay = 1s, .backoff_coefficient = 2.0, .max_delay = 10s};
+  Controller c(o);
+  c.input_arrived(0s, 1);
+  c.input_arrived(0s, 2);
+  const std::vector<WorkerId> w = drain(c).booted();
+  REQUIRE(w.size() == 2);
+  c.worker_warm(1s, w[0]);
+  c.worker_warm(1s, w[1]);
+  CHECK(drain(c).started() == Starts{{1, w[0]}, {2, w[1]}});
+  c.update(1s, {.min_warm = 3});
+  const WorkerId late = drain(c).booted().at(0);
+  CHECK_FALSE(c.input_done(2s, 1, Outcome::exception));
+  CHECK_FALSE(c.input_done(2s, 2, Outcome::exception));
+  CHECK(c.next_wakeup() == Time(3s));
+
+  // The body did not tick at 3s; both retries are released when the third worker warms.
+  c.worker_warm(4s, late);
+  const Batch b = drain(c);
+  REQUIRE(b.started() == Starts{{1, late}, {2, w[1]}});
+  CHECK(b.actions.at(0).cold);        // took the worker that just warmed
+  CHECK_FALSE(b.actions.at(1).cold);  // a worker warm and idle all along
+  CHECK(c.stats().cold_inputs == 3);
+}
+
+// ---------------------------------------------------- re-runs after worker loss
+
+TEST_CASE("worker lost: the input re-runs ahead of older pending inputs, then ends lost") {
+  Options o = options({.min_warm = 0, .max_workers = 2, .idle_timeout = 60s});
+  o.worker_lost_reruns = 2;
+  o.retries = {.max_retries = 0};  // re-runs do not use the retry budget
+  Controller c(o);
+  for (InputId i = 1; i <= 4; ++i) c.input_arrived(0s, i);
+  const std::vector<WorkerId> w = drain(c).booted();
+  REQUIRE(w.size() == 2);
+  c.worker_warm(1s, w[0]);
+  CHECK(drain(c).started() == Starts{{1, w[0]}});
+  c.worker_warm(1s, w[1]);
+  CHECK(drain(c).started() == Starts{{2, w[1]}});
+
+  // 1st loss: the worker goes, a replacement boots, input 1 waits ahead of 3 and 4.
+  CHECK_FALSE(c.input_done(2s, 1, Outcome::lost));
+  Batch b = drain(c);
+  CHECK(b.evicted(EvictReason::lost) == Ids{w[0]});
+  const std::vector<WorkerId> w2 = b.booted();
+  REQUIRE(w2.size() == 1);
+  CHECK(b.started().empty());
+  CHECK(c.stats().inputs_pending == 3);
+  CHECK(c.stats().inputs_rerun == 1);
+
+  CHECK(c.input_done(3s, 2, Outcome::value));
+  b = drain(c);
+  CHECK(b.started() == Starts{{1, w[1]}});  // on another worker, before inputs 3 and 4
+  CHECK_FALSE(b.actions.at(0).cold);
+
+  // 2nd loss: again at the front.
+  CHECK_FALSE(c.input_done(4s, 1, Outcome::lost));
+  b = drain(c);
+  CHECK(b.evicted(EvictReason::lost) == Ids{w[1]});
+  const std::vector<WorkerId> w3 = b.booted();
+  REQUIRE(w3.size() == 1);
+  c.worker_warm(5s, w2[0]);
+  b = drain(c);
+  CHECK(b.started() == Starts{{1, w2[0]}});
+  CHECK(b.actions.at(0).cold);
+
+  // 3rd loss: re-runs used up, the input ends with worker_lost.
+  CHECK(c.input_done(6s, 1, Outcome::lost));
+  b = drain(c);
+  CHECK(b.evicted(EvictReason::lost) == Ids{w2[0]});
+  CHECK(b.started().empty());
+  Stats s = c.stats();
+  CHECK(s.inputs_rerun == 2);
+  CHECK(s.inputs_lost == 1);
+  CHECK(s.inputs_retried == 0);
+  CHECK(s.inputs_pending == 2);
+
+  // The others still run, in order.
+  for (const WorkerId id : b.booted()) c.worker_warm(7s, id);
+  c.worker_warm(7s, w3[0]);
+  b = drain(c);
+  REQUIRE(b.started().size() == 2);
+  CHECK(b.started()[0].first == 3);
+  CHECK(b.started()[1].first == 4);
+  CHECK(c.input_done(8s, 3, Outcome::value));
+  CHECK(c.input_done(8s, 4, Outcome::value));
+  s = c.stats();
+  CHECK(s.inputs_completed == 3);
+  CHECK(s.evictions == 3);
+  check_accounting(s);
+}
+
+TEST_CASE("worker lost: a re-run leaves the input's retry budget untouched") {
+  Options o = options({.min_warm = 1, .max_workers = 1, .idle_timeout = 60s});
+  o.retries = {
+      .max_retries = 1, .initial_delay = 0ms, .backoff_coefficient = 1.0, .max_delay = 0ms};
+  o.worker_lost_reruns = 1;
+  Controller c(o);
+  c.input_arrived(0s, 1);
+  WorkerId w = drain(c).booted().at(0);
+  c.worker_warm(1s, w);
+  drain(c);
+  CHECK_FALSE(c.input_done(2s, 1, Outcome::lost));  // re-run 1 of 1
+  w = drain(c).booted().at(0);
+  c.worker_warm(3s, w);
+  CHECK(drain(c).started() == Starts{{1, w}});
+  CHECK_FALSE(c.input_done(4s, 1, Outcome::exception));  // retry 1 of 1: still available
+  CHECK(drain(c).started() == Starts{{1, w}});
+  CHECK(c.input_done(5s, 1, Outcome::exception));
+  const Stats s = c.stats();
+  CHECK(s.inputs_rerun == 1);
+  CHECK(s.inputs_retried == 1);
+  CHECK(s.inputs_failed == 1);
+  check_accounting(s);
+}
+
+TEST_CASE("worker lost: a re-run has no deadline and is never asked to stop") {
+  Options o = options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s});
+  Controller c(o);
+  c.input_arrived(0s, 1, {.deadline = 5s});
+  const WorkerId w = drain(c).booted().at(0);
+  c.worker_warm(1s, w);
+  drain(c);
+  CHECK_FALSE(c.input_done(2s, 1, Outcome::lost));
+  const WorkerId w2 = drain(c).booted().at(0);
+  CHECK_FALSE(c.next_wakeup().has_value());  // neither a timeout nor a stop is due
+  c.tick(10s);
+  CHECK(drain(c).empty());
+  c.worker_warm(11s, w2);
+  CHECK(drain(c).started() == Starts{{1, w2}});
+  c.tick(20s);
+  CHECK(drain(c).empty());
+  CHECK(c.input_done(21s, 1, Outcome::value));
+  const Stats s = c.stats();
+  CHECK(s.inputs_timed_out == 0);
+  CHECK(s.inputs_completed == 1);
+  check_accounting(s);
+}
+
+TEST_CASE("discarded lease: its worker is evicted and it ends, never re-run or retried") {
+  Options o = options({.min_warm = 1, .max_workers = 2, .idle_timeout = 60s});
+  o.retries = {
+      .max_retries = 3, .initial_delay = 0ms, .backoff_coefficient = 1.0, .max_delay = 0ms};
+  o.worker_lost_reruns = 2;
+  Controller c(o);
+  c.tick(0s);
+  const WorkerId w = drain(c).booted().at(0);
+  c.worker_warm(1s, w);
+  c.input_arrived(2s, 1);
+  CHECK(drain(c).started() == Starts{{1, w}});
+
+  CHECK(c.input_done(3s, 1, Outcome::discarded));
+  const Batch b = drain(c);
+  CHECK(b.evicted(EvictReason::lost) == Ids{w});
+  CHECK(b.booted().size() == 1);  // min_warm is restored
+  CHECK(b.started().empty());
+  const Stats s = c.stats();
+  CHECK(s.inputs_completed == 1);
+  CHECK(s.inputs_rerun == 0);
+  CHECK(s.inputs_retried == 0);
+  CHECK(s.inputs_lost == 0);
+  CHECK(s.evictions == 1);
+  check_accounting(s);
+}
+
+// ------------------------------------------------------- stop at the deadline
+
+TEST_CASE("deadline: a first run still running then is asked to stop at exactly that time") {
+  Controller c(options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s}));
+
+  SUBCASE("running at the deadline: one stop action, no failure") {
+    c.input_arrived(0s, 1, {.deadline = 5s});
+    const WorkerId w = drain(c).booted().at(0);
+    c.worker_warm(1s, w);
+    CHECK(drain(c).started() == Starts{{1, w}});
+    CHECK(c.next_wakeup() == Time(5s));
+    c.tick(5s - 1ns);
+    CHECK(drain(c).empty());
+    c.tick(5s);
+    const Batch b = drain(c);
+    REQUIRE(b.size() == 1);
+    CHECK(b.stopped() == Ids{1});
+    CHECK_FALSE(c.next_wakeup().has_value());
+    c.tick(10s);
+    CHECK(drain(c).empty());  // once
+    CHECK(c.input_done(11s, 1, Outcome::value));
+    const Stats s = c.stats();
+    CHECK(s.inputs_completed == 1);
+    CHECK(s.inputs_timed_out == 0);
+    check_accounting(s);
+  }
+
+  SUBCASE("finished before the deadline: no stop") {
+    c.input_arrived(0s, 1, {.deadline = 5s});
+    const WorkerId w = drain(c).booted().at(0);
+    c.worker_warm(1s, w);
+    drain(c);
+    CHECK(c.input_done(4s, 1, Outcome::value));
+    CHECK(c.next_wakeup() == Time(64s));  // only the idle eviction
+    c.tick(5s);
+    CHECK(drain(c).empty());
+  }
+
+  SUBCASE("started on arrival with a zero timeout: no stop") {
+    c.input_arrived(0s, 1);
+    const WorkerId w = drain(c).booted().at(0);
+    c.worker_warm(1s, w);
+    c.input_done(2s, 1, Outcome::value);
+    drain(c);
+    c.input_arrived(3s, 2, {.deadline = 3s});
+    Batch b = drain(c);
+    REQUIRE(b.size() == 1);
+    CHECK(b.started() == Starts{{2, w}});
+    CHECK_FALSE(c.next_wakeup().has_value());
+    c.tick(1h);
+    CHECK(drain(c).empty());
+    // Likewise with a deadline already past when it arrives.
+    CHECK(c.input_done(2h, 2, Outcome::value));
+    drain(c);
+    c.input_arrived(2h, 3, {.deadline = 1h});
+    b = drain(c);
+    REQUIRE(b.size() == 1);
+    CHECK(b.started() == Starts{{3, w}});
+    CHECK(c.input_done(3h, 3, Outcome::value));
+    CHECK(c.stats().inputs_timed_out == 0);
+  }
+
+  SUBCASE("started on arrival before its deadline: stopped at it") {
+    c.input_arrived(0s, 1);
+    const WorkerId w = drain(c).booted().at(0);
+    c.worker_warm(1s, w);
+    c.input_done(2s, 1, Outcome::value);
+    drain(c);
+    c.input_arrived(3s, 2, {.deadline = 4s});
+    const Batch b = drain(c);
+    REQUIRE(b.size() == 1);
+    CHECK(b.started() == Starts{{2, w}});
+    CHECK(c.next_wakeup() == Time(4s));
+    c.tick(4s);
+    CHECK(drain(c).stopped() == Ids{2});
+  }
+
+  SUBCASE("a retry has no deadline: neither timed out nor stopped") {
+    Options o = options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s});
+    o.retries = {
+        .max_retries = 1, .initial_delay = 10s, .backoff_coefficient = 2.0, .max_delay = 10s};
+    Controller r(o);
+    r.input_arrived(0s, 1, {.deadline = 5s});
+    const WorkerId w = drain(r).booted().at(0);
+    r.worker_warm(1s, w);
+    drain(r);
+    CHECK_FALSE(r.input_done(2s, 1, Outcome::exception));
+    CHECK(r.next_wakeup() == Time(12s));  // the first run's stop timer is gone
+    r.tick(12s);
+    CHECK(drain(r).started() == Starts{{1, w}});
+    CHECK_FALSE(r.next_wakeup().has_value());
+    r.tick(1h);
+    CHECK(drain(r).empty());
+    CHECK(r.input_done(2h, 1, Outcome::value));
+    CHECK(r.stats().inputs_timed_out == 0);
+  }
+}
+
+TEST_CASE("stop: at most once per run, whether the deadline or a cancel shutdown comes first") {
+  Controller c(options({.min_warm = 0, .max_workers = 2, .idle_timeout = 60s}));
+  c.input_arrived(0s, 1, {.deadline = 5s});
+  c.input_arrived(0s, 2, {.deadline = 20s});
+  for (const WorkerId w : drain(c).booted()) c.worker_warm(1s, w);
+  CHECK(drain(c).started().size() == 2);
+
+  c.tick(5s);
+  CHECK(drain(c).stopped() == Ids{1});
+  c.shutdown(6s, Drain::cancel);
+  CHECK(drain(c).stopped() == Ids{2});       // input 1 was asked already
+  CHECK_FALSE(c.next_wakeup().has_value());  // input 2's deadline no longer matters
+  c.tick(20s);
+  CHECK(drain(c).empty());
+  CHECK(c.input_done(21s, 1, Outcome::value));
+  CHECK(c.input_done(21s, 2, Outcome::value));
+  CHECK(drain(c).of(Kind::stop).empty());
+  CHECK(c.finished());
+}
+
+// --------------------------------------------------- shutdown and failing runs
+
+TEST_CASE("shutdown(Drain::cancel): waiting inputs fail, running ones are asked to stop") {
+  Options o = options({.min_warm = 0, .max_workers = 3, .idle_timeout = 60s});
+  o.retries = {.max_retries = 5, .initial_delay = 1s, .backoff_coefficient = 2.0, .max_delay = 10s};
+  o.worker_lost_reruns = 2;
+  Controller c(o);
+  for (InputId i = 1; i <= 5; ++i) c.input_arrived(0s, i);
+  const std::vector<WorkerId> w = drain(c).booted();
+  REQUIRE(w.size() == 3);
+  std::map<InputId, WorkerId> where;
+  for (const WorkerId id : w) c.worker_warm(1s, id);
+  for (const auto& [input, worker] : drain(c).started()) where[input] = worker;
+  REQUIRE(where.size() == 3);  // 1, 2, 3 run; 4 and 5 wait
+  CHECK_FALSE(c.input_done(2s, 3, Outcome::exception));
+  CHECK(drain(c).started() == Starts{{4, where[3]}});
+  CHECK(gauges(c.stats()) ==
+        Gauges{.booting = 0, .idle = 0, .busy = 3, .pending = 1, .running = 3, .retrying = 1});
+
+  c.shutdown(2s + 500ms, Drain::cancel);
+  Batch b = drain(c);
+  CHECK(b.failed(FailReason::pool_closed) == Ids{5, 3});  // pending, then retrying
+  Ids stopped = b.stopped();
+  std::sort(stopped.begin(), stopped.end());
+  CHECK(stopped == Ids{1, 2, 4});
+  CHECK(b.of(Kind::evict).empty());          // all busy
+  CHECK_FALSE(c.next_wakeup().has_value());  // no retry timer left
+  CHECK_FALSE(c.finished());
+
+  // No retry and no re-run any more: a failing run ends with its own error.
+  CHECK(c.input_done(3s, 1, Outcome::exception));
+  CHECK(drain(c).evicted(EvictReason::shutdown) == Ids{where[1]});
+  CHECK(c.input_done(3s, 2, Outcome::lost));
+  b = drain(c);
+  CHECK(b.evicted(EvictReason::lost) == Ids{where[2]});
+  CHECK(b.booted().empty());
+  c.shutdown(3s, Drain::cancel);  // again: nothing more to do
+  CHECK(drain(c).empty());
+  CHECK(c.input_done(4s, 4, Outcome::value));
+  CHECK(drain(c).evicted(EvictReason::shutdown) == Ids{where[3]});
+  CHECK(c.finished());
+
+  const Stats s = c.stats();
+  CHECK(s.inputs_closed == 2);
+  CHECK(s.inputs_failed == 1);
+  CHECK(s.inputs_lost == 1);
+  CHECK(s.inputs_completed == 1);
+  CHECK(s.inputs_retried == 1);
+  CHECK(s.inputs_rerun == 0);
+  check_accounting(s);
+}
+
+TEST_CASE("shutdown(Drain::finish): retries and re-runs still happen before it finishes") {
+  Options o = options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s});
+  o.retries = {.max_retries = 1, .initial_delay = 1s, .backoff_coefficient = 2.0, .max_delay = 10s};
+  Controller c(o);
+  c.input_arrived(0s, 1);
+  const WorkerId w = drain(c).booted().at(0);
+  c.worker_warm(1s, w);
+  drain(c);
+  CHECK_FALSE(c.input_done(2s, 1, Outcome::exception));
+  c.shutdown(2s, Drain::finish);
+  CHECK(drain(c).evicted(EvictReason::shutdown) == Ids{w});  // idle, nothing pending
+  CHECK_FALSE(c.finished());                                 // input 1 waits to retry
+  CHECK(c.next_wakeup() == Time(3s));
+  c.tick(3s);
+  const WorkerId w2 = drain(c).booted().at(0);  // a worker for the retry
+  c.worker_warm(4s, w2);
+  CHECK(drain(c).started() == Starts{{1, w2}});
+  CHECK_FALSE(c.input_done(5s, 1, Outcome::lost));  // re-run
+  Batch b = drain(c);
+  CHECK(b.evicted(EvictReason::lost) == Ids{w2});
+  const WorkerId w3 = b.booted().at(0);
+  c.worker_warm(6s, w3);
+  CHECK(drain(c).started() == Starts{{1, w3}});
+  CHECK(c.input_done(7s, 1, Outcome::value));
+  CHECK(drain(c).evicted(EvictReason::shutdown) == Ids{w3});
+  CHECK(c.finished());
+  const Stats s = c.stats();
+  CHECK(s.inputs_retried == 1);
+  CHECK(s.inputs_rerun == 1);
+  CHECK(s.inputs_completed == 1);
+  check_accounting(s);
+}
+
+// --------------------------------------------------------- retries validation
+
+TEST_CASE("validation: bad Retries (and boot backoff) throw naming the field and range") {
+  Options bad;
+  bad.retries.backoff_coefficient = 0.5;
+  CHECK_THROWS_WITH_AS(Controller{bad}, "retries.backoff_coefficient (0.500000) must be >= 1",
+                       std::invalid_argument);
+  bad = {};
+  bad.retries.initial_delay = -1ms;
+  CHECK_THROWS_WITH_AS(Controller{bad}, "retries.initial_delay (-1ms) must be >= 0ms",
+                       std::invalid_argument);
+  bad = {};
+  bad.retries = {.max_retries = 1, .initial_delay = 100ms, .max_delay = 50ms};
+  CHECK_THROWS_WITH_AS(Controller{bad},
+                       "retries.max_delay (50ms) must be >= retries.initial_delay (100ms)",
+                       std::invalid_argument);
+  bad = {};
+  bad.boot_backoff.multiplier = 0.5;
+  CHECK_THROWS_WITH_AS(Controller{bad}, "boot_backoff.multiplier (0.500000) must be >= 1",
+                       std::invalid_argument);
+  bad = {};
+  bad.boot_backoff = {.initial_delay = 100ms, .max_delay = 50ms};
+  CHECK_THROWS_WITH_AS(
+      Controller{bad},
+      "boot_backoff.max_delay (50ms) must be >= boot_backoff.initial_delay (100ms)",
+      std::invalid_argument);
+
+  // Edge values that are valid.
+  Options edge;
+  edge.retries = {
+      .max_retries = 0, .initial_delay = 0ms, .backoff_coefficient = 1.0, .max_delay = 0ms};
+  edge.worker_lost_reruns = 0;
+  CHECK_NOTHROW(Controller{edge});
 }
 
 // ------------------------------------------------------------- stats
@@ -1175,6 +1784,21 @@ TEST_CASE("validation: bad settings throw std::invalid_argument naming field and
 
 namespace {
 
+/// Coefficients the property test uses, as num / 2 so that its model computes every retry
+/// delay exactly in integers (independently of the Controller's floating point).
+constexpr std::uint64_t coefficient_halves[] = {2, 3, 4, 6};  // 1, 1.5, 2, 3
+
+Retries random_retries(std::mt19937_64& rng) {
+  static constexpr std::chrono::milliseconds initials[] = {0ms, 1ms, 4ms, 10ms, 50ms};
+  static constexpr std::chrono::milliseconds caps[] = {0ms, 8ms, 30ms, 200ms, 500ms};
+  Retries r;
+  r.max_retries = rng() % 4;
+  r.initial_delay = initials[rng() % 5];
+  r.max_delay = std::max(r.initial_delay, caps[rng() % 5]);
+  r.backoff_coefficient = static_cast<double>(coefficient_halves[rng() % 4]) / 2.0;
+  return r;
+}
+
 /// A body simulated in the test: its own model of workers and inputs, fed with every
 /// action the Controller emits and checked against the rules after each event.
 class Fuzz {
@@ -1188,8 +1812,13 @@ class Fuzz {
 
   void run(int steps) {
     event(Event{.kind = Ev::tick});
-    for (int step = 0; step < steps; ++step) {
-      if (!closed_ && step > steps - 100 && pick(50) == 0) {
+    // Most walks shut down somewhere in their second half and go on closed; the others
+    // shut down once the walk is over.
+    const std::uint64_t half = static_cast<std::uint64_t>(steps) / 2;
+    const std::uint64_t shutdown_at = percent(80) ? half + pick(half) : 2 * half;
+    for (std::uint64_t step = 0; step < static_cast<std::uint64_t>(steps); ++step) {
+      // Preferably while an input waits to retry (a while later at most).
+      if (!closed_ && step >= shutdown_at && (!retrying_.empty() || step >= shutdown_at + 50)) {
         shutdown(pick(2) == 0 ? Drain::finish : Drain::cancel);
       } else {
         random_step();
@@ -1197,6 +1826,14 @@ class Fuzz {
     }
     finish();
   }
+
+  /// How often each interesting path was taken (so the test can show it is exercised).
+  struct Coverage {
+    std::uint64_t retries_released = 0, reruns = 0, stops_at_deadline = 0, stops_at_cancel = 0,
+                  retrying_cancelled = 0, retrying_closed = 0, discarded = 0,
+                  zero_timeout_starts = 0;
+  };
+  const Coverage& coverage() const { return coverage_; }
 
  private:
   enum class Ev { arrive, warm, boot_failed, done, cancel, tick, update, shutdown };
@@ -1217,6 +1854,16 @@ class Fuzz {
   struct Worker {
     bool warm = false;
     std::set<InputId> running;
+  };
+  /// What the model keeps of one accepted input across its runs.
+  struct Input {
+    std::optional<Time> deadline{};    // applies to its first run only
+    std::optional<Retries> retries{};  // its own policy, if any
+    bool started = false;              // its first run started
+    std::size_t failures = 0;          // runs that threw
+    std::size_t reruns = 0;            // runs lost with their worker
+    std::optional<Time> stop_at{};     // the running first run is to be stopped then
+    bool stopped = false;              // the current run was asked to stop
   };
 
   // ---- randomness (no std distributions: their output differs between libraries)
@@ -1241,12 +1888,12 @@ class Fuzz {
       const WorkerId w = any_of(booting_);
       event(Event{.kind = percent(fail_percent_) ? Ev::boot_failed : Ev::warm, .worker = w});
     } else if (r < 65 && !running_.empty()) {
-      const InputId i = any_of(running_).first;
-      const std::uint64_t o = pick(10);
-      const Outcome outcome = o < 7 ? Outcome::value : o < 9 ? Outcome::exception : Outcome::lost;
-      event(Event{.kind = Ev::done, .input = i, .outcome = outcome});
+      event(Event{.kind = Ev::done, .input = any_of(running_).first, .outcome = outcome()});
     } else if (r < 70 && next_input_ > 1) {
-      event(Event{.kind = Ev::cancel, .input = 1 + pick(next_input_ - 1)});
+      // Half the time aim at an input waiting between retries.
+      const InputId i =
+          !retrying_.empty() && percent(50) ? any_of(retrying_).first : 1 + pick(next_input_ - 1);
+      event(Event{.kind = Ev::cancel, .input = i});
     } else if (r < 73) {
       update();
     } else {
@@ -1261,11 +1908,22 @@ class Fuzz {
     }
   }
 
+  Outcome outcome() {
+    const std::uint64_t o = pick(100);
+    return o < 55   ? Outcome::value
+           : o < 80 ? Outcome::exception
+           : o < 93 ? Outcome::lost
+                    : Outcome::discarded;
+  }
+
   void advance(Time by) { now_ += by; }
 
   void arrive() {
     Event e{.kind = Ev::arrive, .input = next_input_++};
-    if (percent(20)) e.arrival.deadline = now_ + Time(pick(100'000'000));
+    if (percent(20)) {  // a zero timeout (start now or fail) a quarter of the time
+      e.arrival.deadline = now_ + (percent(25) ? Time(0) : Time(pick(100'000'000)));
+    }
+    if (percent(30)) e.arrival.retries = random_retries(rng_);
     if (percent(5)) e.arrival.cancelled = true;
     event(e);
   }
@@ -1305,7 +1963,7 @@ class Fuzz {
         const WorkerId w = *booting_.begin();
         event(Event{.kind = percent(fail_percent_) ? Ev::boot_failed : Ev::warm, .worker = w});
       } else if (!running_.empty()) {
-        event(Event{.kind = Ev::done, .input = running_.begin()->first});
+        event(Event{.kind = Ev::done, .input = running_.begin()->first, .outcome = outcome()});
       } else if (const std::optional<Time> at = c_.next_wakeup()) {
         now_ = std::max(now_, *at);
         event(Event{.kind = Ev::tick});
@@ -1316,27 +1974,37 @@ class Fuzz {
     CHECK(c_.finished());
     CHECK(pending_.empty());
     CHECK(running_.empty());
+    CHECK(retrying_.empty());
     CHECK(workers_.empty());
+    CHECK_FALSE(c_.next_wakeup().has_value());
     const Stats s = c_.stats();
     check_accounting(s);
     CHECK(s.inputs_submitted + s.inputs_rejected == next_input_ - 1);
     CHECK(ended_.size() == s.inputs_submitted);
+    if (cancelling_) {  // no retry and no re-run after shutdown(Drain::cancel)
+      CHECK(s.inputs_retried == retried_at_cancel_);
+      CHECK(s.inputs_rerun == rerun_at_cancel_);
+    }
   }
 
   // ---- feeding the Controller and checking its answer
 
   void event(const Event& e) {
-    INFO("event " << name(e.kind) << " at " << now_.count() << "ns");
-    // A refused or pre-cancelled arrival, or a cancel of a non-pending input, changes no
-    // worker or queue, so the Controller does not run its due work then; only
-    // next_wakeup() must cover it.
+    INFO("event " << std::string(name(e.kind)) << " at " << now_.count() << "ns");
+    // A refused arrival, or a cancel of an input that is not waiting, changes no worker or
+    // queue, so the Controller does not run its due work then; only next_wakeup() must
+    // cover it.
     bool reconciled = true;
+    cancel_now_ = false;
+    std::optional<std::set<InputId>> must_fail;  // exactly these fail in this event
     switch (e.kind) {
       case Ev::arrive: {
         // Inputs past their deadline are failed first and free their places.
         const std::size_t waiting = static_cast<std::size_t>(
-            std::count_if(pending_.begin(), pending_.end(),
-                          [&](InputId i) { return !deadline_[i] || *deadline_[i] > now_; }));
+            std::count_if(pending_.begin(), pending_.end(), [&](InputId i) {
+              const Input& in = inputs_.at(i);
+              return in.started || !in.deadline || *in.deadline > now_;
+            }));
         const Admission expected = closed_                     ? Admission::closed
                                    : waiting >= o_.max_pending ? Admission::queue_full
                                                                : Admission::accepted;
@@ -1346,10 +2014,9 @@ class Fuzz {
           ++expect_.inputs_rejected;
         } else {
           ++expect_.inputs_submitted;
-          reconciled = !e.arrival.cancelled;
           if (!e.arrival.cancelled) {
             pending_.push_back(e.input);
-            deadline_[e.input] = e.arrival.deadline;
+            inputs_[e.input] = Input{.deadline = e.arrival.deadline, .retries = e.arrival.retries};
           }
         }
         break;
@@ -1368,28 +2035,20 @@ class Fuzz {
         ++expect_.boot_failures;
         ++consecutive_failures_;
         next_boot_at_ = now_ + backoff(consecutive_failures_);
-        break;
-      case Ev::done: {
-        c_.input_done(now_, e.input, e.outcome);
-        const WorkerId w = running_.at(e.input);
-        running_.erase(e.input);
-        end(e.input);
-        switch (e.outcome) {
-          case Outcome::value: ++expect_.inputs_completed; break;
-          case Outcome::exception: ++expect_.inputs_failed; break;
-          case Outcome::lost: ++expect_.inputs_lost; break;
+        if (consecutive_failures_ % o_.max_boot_failures == 0) {
+          must_fail.emplace(pending_.begin(), pending_.end());  // not the retrying ones
+        } else {
+          must_fail.emplace();
         }
-        if (workers_.contains(w)) {
-          workers_[w].running.erase(e.input);
-          if (workers_[w].running.empty() && e.outcome != Outcome::lost) make_idle(w);
-        }
-        lost_worker_ = e.outcome == Outcome::lost && workers_.contains(w) ? w : 0;
         break;
-      }
+      case Ev::done: done(e); break;
       case Ev::cancel: {
         const bool pending = std::find(pending_.begin(), pending_.end(), e.input) != pending_.end();
-        CHECK(c_.cancel(now_, e.input) == pending);
-        reconciled = pending;
+        const bool retrying = retrying_.contains(e.input);
+        CHECK(c_.cancel(now_, e.input) == (pending || retrying));
+        reconciled = pending || retrying;
+        if (retrying) ++coverage_.retrying_cancelled;
+        must_fail = reconciled ? std::set<InputId>{e.input} : std::set<InputId>{};
         break;
       }
       case Ev::tick: c_.tick(now_); break;
@@ -1400,14 +2059,103 @@ class Fuzz {
       case Ev::shutdown:
         c_.shutdown(now_, e.drain);
         closed_ = true;
+        if (e.drain == Drain::cancel && !cancelling_) {
+          cancelling_ = true;
+          cancel_now_ = true;
+          retried_at_cancel_ = expect_.inputs_retried;
+          rerun_at_cancel_ = expect_.inputs_rerun;
+          must_fail.emplace(pending_.begin(), pending_.end());
+          for (const auto& [i, at] : retrying_) must_fail->insert(i);
+          coverage_.retrying_closed += retrying_.size();
+        }
         break;
     }
-    apply(e, drain(c_));
+    // A reconciling event queues the retries that are due (at their time, not before),
+    // behind the inputs already pending, in the order they fell due.
+    if (reconciled) release_due_retries();
+    const Batch b = drain(c_);
+    apply(e, b);
     if (e.kind == Ev::done && lost_worker_ != 0) {
       CHECK_FALSE(workers_.contains(lost_worker_));  // the lost worker was evicted
     }
     lost_worker_ = 0;
+    if (must_fail) {
+      std::set<InputId> failed;
+      for (const Action& a : b.of(Kind::fail)) {
+        if (a.fail_reason != FailReason::timeout) failed.insert(a.input);
+      }
+      CHECK(failed == *must_fail);
+    }
+    if (cancel_now_) {
+      // Every running input was asked to stop, and nothing is left to wait.
+      for (const auto& [i, w] : running_) CHECK(inputs_.at(i).stopped);
+      CHECK(pending_.empty());
+      CHECK(retrying_.empty());
+    }
     check_invariants(reconciled);
+  }
+
+  void done(const Event& e) {
+    Input& in = inputs_.at(e.input);
+    const WorkerId w = running_.at(e.input);
+    bool ends = true;
+    bool rerun = false;
+    switch (e.outcome) {
+      case Outcome::value: ++expect_.inputs_completed; break;
+      case Outcome::discarded:
+        ++expect_.inputs_completed;
+        ++coverage_.discarded;
+        break;
+      case Outcome::exception: {
+        const Retries policy = in.retries.value_or(o_.retries);
+        if (!cancelling_ && in.failures < policy.max_retries) {
+          ++in.failures;
+          ++expect_.inputs_retried;
+          retrying_[e.input] = now_ + retry_delay(policy, in.failures);
+          ends = false;
+        } else {
+          ++expect_.inputs_failed;
+        }
+        break;
+      }
+      case Outcome::lost:
+        if (!cancelling_ && in.reruns < o_.worker_lost_reruns) {
+          ++in.reruns;
+          ++expect_.inputs_rerun;
+          ++coverage_.reruns;
+          ends = false;
+          rerun = true;
+        } else {
+          ++expect_.inputs_lost;
+        }
+        break;
+      case Outcome::unhealthy: FAIL("not generated: health checks are off here"); break;
+    }
+    CHECK(c_.input_done(now_, e.input, e.outcome) == ends);
+    running_.erase(e.input);
+    in.stop_at.reset();
+    in.stopped = false;
+    if (ends) end(e.input);
+    if (rerun) pending_.push_front(e.input);  // ahead of every input already pending
+    const bool breaks = e.outcome == Outcome::lost || e.outcome == Outcome::discarded;
+    if (workers_.contains(w)) {
+      workers_[w].running.erase(e.input);
+      if (workers_[w].running.empty() && !breaks) make_idle(w);
+    }
+    lost_worker_ = breaks && workers_.contains(w) ? w : 0;
+  }
+
+  void release_due_retries() {
+    std::vector<std::pair<Time, InputId>> due;
+    for (const auto& [i, at] : retrying_) {
+      if (at <= now_) due.emplace_back(at, i);
+    }
+    std::sort(due.begin(), due.end());
+    for (const auto& [at, i] : due) {
+      retrying_.erase(i);
+      pending_.push_back(i);
+      ++coverage_.retries_released;
+    }
   }
 
   void apply(const Event& e, const Batch& b) {
@@ -1417,6 +2165,7 @@ class Fuzz {
         case Kind::start: on_start(e, a); break;
         case Kind::evict: on_evict(a); break;
         case Kind::fail: on_fail(e, a); break;
+        case Kind::stop: on_stop(a); break;
       }
     }
   }
@@ -1434,15 +2183,22 @@ class Fuzz {
 
   void on_start(const Event& e, const Action& a) {
     REQUIRE_FALSE(pending_.empty());
-    CHECK(a.input == pending_.front());  // FIFO
+    CHECK(a.input == pending_.front());  // FIFO (re-runs at the front, retries at the back)
     REQUIRE(workers_.contains(a.worker));
     Worker& w = workers_[a.worker];
     CHECK(w.warm);
     CHECK(w.running.size() < o_.max_inputs);
     CHECK(warm_count() <= settings_.max_workers);  // a surplus worker takes no new input
-    const std::optional<Time> deadline = deadline_[a.input];
-    // Started strictly before its deadline, or on arrival by a free worker.
-    CHECK((!deadline || *deadline > now_ || (e.kind == Ev::arrive && e.input == a.input)));
+    Input& in = inputs_.at(a.input);
+    CHECK_FALSE(in.stop_at.has_value());
+    if (!in.started) {
+      if (in.deadline && *in.deadline == now_) ++coverage_.zero_timeout_starts;
+      // Started strictly before its deadline, or on arrival by a free worker.
+      CHECK((!in.deadline || *in.deadline > now_ || (e.kind == Ev::arrive && e.input == a.input)));
+      if (in.deadline && *in.deadline > now_) in.stop_at = in.deadline;
+      in.started = true;
+    }
+    in.stopped = false;
     CHECK(a.cold == (e.kind == Ev::warm && a.worker == e.worker));
     if (a.cold) ++expect_.cold_inputs;
     pending_.pop_front();
@@ -1470,6 +2226,9 @@ class Fuzz {
         CHECK(now_ - idle_since_.at(a.worker) >= settings_.idle_timeout);
         CHECK(live() - 1 >= target());  // never below the target
         break;
+      case EvictReason::lifetime:
+      case EvictReason::uses:
+      case EvictReason::unhealthy: FAIL_CHECK("recycling and health checks are off here"); break;
     }
     if (a.evict_reason != EvictReason::lost) unidle(a.worker);  // a lost one never idled
     workers_.erase(a.worker);
@@ -1478,14 +2237,19 @@ class Fuzz {
 
   void on_fail(const Event& e, const Action& a) {
     const auto it = std::find(pending_.begin(), pending_.end(), a.input);
+    const bool pending = it != pending_.end();
+    const bool retrying = retrying_.contains(a.input);
     const bool arriving_cancelled =
         e.kind == Ev::arrive && e.arrival.cancelled && e.input == a.input;
-    CHECK((it != pending_.end() || arriving_cancelled));
-    if (it != pending_.end()) pending_.erase(it);
+    CHECK((pending || retrying || arriving_cancelled));  // never a running or ended input
+    if (pending) pending_.erase(it);
+    if (retrying) retrying_.erase(a.input);
     switch (a.fail_reason) {
       case FailReason::timeout: {
-        const std::optional<Time> deadline = deadline_[a.input];
-        CHECK((deadline && *deadline <= now_));
+        CHECK(pending);
+        const Input& in = inputs_.at(a.input);
+        CHECK_FALSE(in.started);  // a re-run or a retry has no deadline
+        CHECK((in.deadline && *in.deadline <= now_));
         ++expect_.inputs_timed_out;
         break;
       }
@@ -1494,16 +2258,32 @@ class Fuzz {
         ++expect_.inputs_cancelled;
         break;
       case FailReason::pool_closed:
-        CHECK((e.kind == Ev::shutdown && e.drain == Drain::cancel));
+        CHECK(cancel_now_);
         ++expect_.inputs_closed;
         break;
       case FailReason::enter_failed:
         CHECK(e.kind == Ev::boot_failed);
+        CHECK(pending);
         CHECK(consecutive_failures_ % o_.max_boot_failures == 0);
         ++expect_.inputs_enter_failed;
         break;
     }
     end(a.input);
+  }
+
+  void on_stop(const Action& a) {
+    REQUIRE(running_.contains(a.input));  // only a running input
+    Input& in = inputs_.at(a.input);
+    CHECK_FALSE(in.stopped);  // at most once per run
+    const bool at_deadline = in.stop_at && *in.stop_at <= now_;
+    CHECK((at_deadline || cancel_now_));
+    if (at_deadline) {
+      ++coverage_.stops_at_deadline;
+    } else {
+      ++coverage_.stops_at_cancel;
+    }
+    in.stopped = true;
+    in.stop_at.reset();
   }
 
   void end(InputId input) { CHECK(ended_.insert(input).second); }  // at most once
@@ -1535,7 +2315,21 @@ class Fuzz {
     for (std::size_t i = 1; i < failures && delay < Time(b.max_delay); ++i) delay *= 2;
     return std::min(delay, Time(b.max_delay));
   }
+  /// min(max_delay, initial_delay * coefficient^(n-1)) in exact integer arithmetic.
+  static Time retry_delay(const Retries& r, std::size_t n) {
+    const auto halves = static_cast<std::uint64_t>(r.backoff_coefficient * 2.0);
+    const auto cap = static_cast<std::uint64_t>(Time(r.max_delay).count());
+    std::uint64_t num = static_cast<std::uint64_t>(Time(r.initial_delay).count());
+    std::uint64_t den = 1;
+    for (std::size_t i = 1; i < n && num < cap * den; ++i) {
+      num *= halves;
+      den *= 2;
+    }
+    return Time(static_cast<Time::rep>(std::min(num / den, cap)));
+  }
 
+  /// Checks every invariant after an event; the broken ones are reported together (one
+  /// doctest assertion per group keeps the test fast under the sanitizers).
   void check_invariants(bool reconciled) {
     const Stats s = c_.stats();
     std::size_t busy = 0;
@@ -1544,47 +2338,79 @@ class Fuzz {
                               .idle = idle_.size(),
                               .busy = busy,
                               .pending = pending_.size(),
-                              .running = running_.size()});
-    CHECK(idle_.size() + busy == warm_count());
-    CHECK(s.target_workers == target());
+                              .running = running_.size(),
+                              .retrying = retrying_.size()});
     CHECK(counter_differences(s, expect_) == "");
-    CHECK(expect_.inputs_submitted == pending_.size() + running_.size() + ended_.size());
+
+    std::string bad;  // the broken invariants, by name
+    const auto expect = [&bad](bool ok, const char* what) {
+      if (!ok) bad += std::string(what) + "; ";
+    };
+    expect(idle_.size() + busy == warm_count(), "idle + busy == warm");
+    expect(s.target_workers == target(), "target formula");
+    expect(expect_.inputs_submitted ==
+               pending_.size() + running_.size() + retrying_.size() + ended_.size(),
+           "every accepted input is pending, running, retrying or ended");
+
+    // An input is in at most one of pending, running, retrying, ended.
+    std::vector<InputId> live_inputs(pending_.begin(), pending_.end());
+    for (const auto& [i, w] : running_) live_inputs.push_back(i);
+    for (const auto& [i, at] : retrying_) live_inputs.push_back(i);
+    std::sort(live_inputs.begin(), live_inputs.end());
+    expect(std::adjacent_find(live_inputs.begin(), live_inputs.end()) == live_inputs.end(),
+           "an input in two of pending, running, retrying");
+    expect(std::none_of(live_inputs.begin(), live_inputs.end(),
+                        [&](InputId i) { return ended_.contains(i); }),
+           "an ended input still pending, running or retrying");
+    expect(!cancelling_ || (pending_.empty() && retrying_.empty()),
+           "an input waits after shutdown(Drain::cancel)");
 
     // Above the cap only booting or busy workers remain (the documented transient).
-    if (live() > settings_.max_workers) CHECK(idle_.empty());
+    expect(live() <= settings_.max_workers || idle_.empty(), "an idle worker above the cap");
     // No warm worker has a free slot while inputs wait (unless it is surplus).
     if (!pending_.empty() && warm_count() <= settings_.max_workers) {
-      for (const auto& entry : workers_) {
-        const WorkerId id = entry.first;
-        const Worker& w = entry.second;
-        INFO("worker " << id << ", pending " << pending_.size() << ", warm " << warm_count()
-                       << ", live " << live() << ", max_workers " << settings_.max_workers);
-        if (w.warm) CHECK(w.running.size() == o_.max_inputs);
+      for (const auto& [id, w] : workers_) {
+        expect(!w.warm || w.running.size() == o_.max_inputs,
+               "a warm worker has a free slot while inputs wait");
       }
     }
     // Every due thing is in the future (nothing is late) and the body is woken for it.
     const std::optional<Time> wakeup = c_.next_wakeup();
-    if (wakeup && reconciled) CHECK(*wakeup > now_);
+    expect(!wakeup || !reconciled || *wakeup > now_, "next_wakeup is in the past");
     const auto due = [&](const char* what, Time at) {
-      INFO(std::string(what) << " due at " << at.count() << "ns, wakeup "
-                             << (wakeup ? std::to_string(wakeup->count()) : std::string("none")));
-      if (reconciled) CHECK(at > now_);
-      CHECK((wakeup && *wakeup <= std::max(at, now_)));  // already due: wake now
+      if ((reconciled && at <= now_) || !wakeup || *wakeup > std::max(at, now_)) {
+        bad += std::string(what) + " due at " + std::to_string(at.count()) + "ns, wakeup " +
+               (wakeup ? std::to_string(wakeup->count()) : std::string("none")) + "; ";
+      }
     };
     for (const InputId i : pending_) {
-      if (const std::optional<Time> d = deadline_[i]) due("deadline", *d);
+      const Input& in = inputs_.at(i);
+      if (!in.started && in.deadline) due("deadline", *in.deadline);
     }
+    for (const auto& [i, w] : running_) {
+      const Input& in = inputs_.at(i);
+      if (in.stop_at) {
+        expect(!in.stopped, "a stopped run still has a stop time");
+        due("stop at the deadline", *in.stop_at);
+      }
+    }
+    for (const auto& [i, at] : retrying_) due("retry", at);
     // Idle eviction: the LRU idle worker above the target goes at idle_since + timeout.
     if (!idle_.empty() && live() > target()) {
-      CHECK_FALSE(closed_);
+      expect(!closed_, "an idle worker above the target after shutdown");
       due("idle eviction", idle_since_.at(idle_.front()) + settings_.idle_timeout);
     }
     // Below the target only while a boot backoff runs.
     if (live() < target()) due("boot after backoff", next_boot_at_);
     // Settled: nothing to do and no backoff: at least min_warm workers are live.
     if (reconciled && !closed_ && pending_.empty() && running_.empty() && now_ >= next_boot_at_) {
-      CHECK(live() >= std::min(settings_.min_warm, settings_.max_workers));
+      expect(live() >= std::min(settings_.min_warm, settings_.max_workers),
+             "settled below min_warm");
     }
+    INFO("pending " << pending_.size() << ", running " << running_.size() << ", retrying "
+                    << retrying_.size() << ", live " << live() << ", warm " << warm_count()
+                    << ", target " << target() << ", max_workers " << settings_.max_workers);
+    CHECK(bad == "");
   }
 
   std::mt19937_64 rng_;
@@ -1595,6 +2421,10 @@ class Fuzz {
 
   Time now_{0};
   bool closed_ = false;
+  bool cancelling_ = false;  // shut down with Drain::cancel
+  bool cancel_now_ = false;  // ... by the event being checked
+  std::uint64_t retried_at_cancel_ = 0;
+  std::uint64_t rerun_at_cancel_ = 0;
   InputId next_input_ = 1;
   WorkerId last_worker_ = 0;
   WorkerId lost_worker_ = 0;
@@ -1605,20 +2435,22 @@ class Fuzz {
   std::set<WorkerId> booting_;
   std::deque<WorkerId> idle_;  // least recently idle first
   std::map<WorkerId, Time> idle_since_;
-  std::deque<InputId> pending_;  // arrival order
-  std::map<InputId, std::optional<Time>> deadline_;
+  std::map<InputId, Input> inputs_;
+  std::deque<InputId> pending_;  // in the order they start
   std::map<InputId, WorkerId> running_;
+  std::map<InputId, Time> retrying_;  // due time of the next run
   std::set<InputId> ended_;
   Stats expect_{};
+  Coverage coverage_{};
 };
 
 }  // namespace
 
 TEST_CASE("property: random event streams keep every lifecycle invariant") {
-  const std::uint64_t seeds[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
-                                 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
-  for (const std::uint64_t seed : seeds) {
+  Fuzz::Coverage total;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
     CAPTURE(seed);
+    std::mt19937_64 rng(seed * 7919);
     Options o;
     o.autoscaler = {.min_warm = seed % 3,
                     .max_workers = 2 + seed % 4,
@@ -1628,6 +2460,32 @@ TEST_CASE("property: random event streams keep every lifecycle invariant") {
     o.max_pending = 3 + seed % 6;
     o.boot_backoff = {.initial_delay = 5ms, .max_delay = 40ms, .multiplier = 2.0};
     o.max_boot_failures = 2 + seed % 2;
-    Fuzz(seed, o).run(2000);
+    o.retries = random_retries(rng);
+    o.worker_lost_reruns = seed % 3;
+    Fuzz fuzz(seed, o);
+    fuzz.run(750);
+    const Fuzz::Coverage& c = fuzz.coverage();
+    total.retries_released += c.retries_released;
+    total.reruns += c.reruns;
+    total.stops_at_deadline += c.stops_at_deadline;
+    total.stops_at_cancel += c.stops_at_cancel;
+    total.retrying_cancelled += c.retrying_cancelled;
+    total.retrying_closed += c.retrying_closed;
+    total.discarded += c.discarded;
+    total.zero_timeout_starts += c.zero_timeout_starts;
   }
+  // Every new path was exercised.
+  INFO("retries " << total.retries_released << ", re-runs " << total.reruns
+                  << ", stops at deadline " << total.stops_at_deadline << ", at cancel "
+                  << total.stops_at_cancel << ", retrying cancelled " << total.retrying_cancelled
+                  << ", retrying closed " << total.retrying_closed << ", discarded "
+                  << total.discarded << ", zero-timeout starts " << total.zero_timeout_starts);
+  CHECK(total.retries_released > 100);
+  CHECK(total.reruns > 100);
+  CHECK(total.stops_at_deadline > 20);
+  CHECK(total.stops_at_cancel > 5);
+  CHECK(total.retrying_cancelled > 5);
+  CHECK(total.retrying_closed > 5);
+  CHECK(total.discarded > 100);
+  CHECK(total.zero_timeout_starts > 5);
 }

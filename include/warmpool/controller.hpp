@@ -29,8 +29,11 @@ using InputId = std::uint64_t;
 enum class EvictReason {
   idle,      ///< idle for `idle_timeout` while the pool was above its target
   surplus,   ///< above `max_workers` after it was lowered
-  lost,      ///< its input reported `worker_lost` (or a lease was discarded)
-  shutdown,  ///< the pool is shutting down
+  lost,       ///< its input reported `worker_lost` (or a lease was discarded)
+  shutdown,   ///< the pool is shutting down
+  lifetime,   ///< retired after `Options::max_lifetime`
+  uses,       ///< retired after `Options::max_uses` inputs
+  unhealthy,  ///< `healthy()` returned false before it took an input
 };
 
 /// @brief Why the Controller failed an input that never ran.
@@ -47,6 +50,8 @@ enum class Outcome {
   exception,  ///< threw an ordinary exception: retried while its `Retries` allow
   lost,       ///< threw `worker_lost`: the worker is evicted, the input re-run elsewhere
   discarded,  ///< a lease was discarded: the worker is evicted, the lease has ended
+  unhealthy,  ///< the health check before the run failed: the worker is evicted and the
+              ///< input queued again at the front (it did not run)
 };
 
 /// @brief What the Controller asks its body to do.
@@ -63,6 +68,9 @@ struct Action {
   WorkerId worker = 0;        ///< @brief The worker (boot, start, evict).
   InputId input = 0;          ///< @brief The input (start, fail, stop).
   bool cold = false;          ///< @brief For start: the input waited for this worker's boot.
+  /// @brief For start: ask the worker's `healthy()` first; report `Outcome::unhealthy` if
+  /// it says no (the worker was idle for `Options::health_check_after`).
+  bool check_health = false;
   EvictReason evict_reason{};  ///< @brief For evict.
   FailReason fail_reason{};    ///< @brief For fail.
 };
@@ -117,7 +125,11 @@ class Controller {
         backoff_(options.boot_backoff),
         max_boot_failures_(options.max_boot_failures),
         retries_(options.retries),
-        worker_lost_reruns_(options.worker_lost_reruns) {
+        worker_lost_reruns_(options.worker_lost_reruns),
+        max_lifetime_(options.max_lifetime),
+        lifetime_jitter_(options.lifetime_jitter),
+        max_uses_(options.max_uses),
+        health_check_after_(options.health_check_after) {
     detail::validate(options);
   }
 
@@ -153,8 +165,12 @@ class Controller {
     --booting_;
     ++warm_;
     consecutive_boot_failures_ = 0;
+    if (max_lifetime_) {
+      rec.retire_at = now_ + lifetime_of(worker);
+      lifetimes_.emplace(rec.retire_at, worker);
+    }
     make_idle(worker, rec);
-    reconcile(/*cold=*/true);
+    reconcile(/*warmed=*/worker);
   }
 
   /// @brief Worker `worker` failed to boot (factory or enter hook threw); it is gone.
@@ -178,8 +194,9 @@ class Controller {
   /// replaced if the target needs it. A lost input is queued again, ahead of the others,
   /// up to `Options::worker_lost_reruns` times; one that threw is retried after a delay
   /// while its `Retries` allow (not after `shutdown(Drain::cancel)`).
-  /// @return true when the input has ended (the body delivers this run's result); false
-  /// when it will run again (the body keeps it for a later `start`).
+  /// @return true when the input has ended with this run's result (the body delivers it);
+  /// false when it will run again (the body keeps it for a later `start`) or was ended by
+  /// a `fail` action.
   bool input_done(Time now, InputId input, Outcome outcome) {
     advance_to(now);
     const auto it = running_.find(input);
@@ -246,7 +263,12 @@ class Controller {
         remove_retrying(input);
         fail(input, FailReason::pool_closed);
       }
-      for (const auto& [input, run] : running_) stop(input);
+      for (auto& [input, run] : running_) {
+        if (const auto at = std::exchange(run.input.stop_at, std::nullopt)) {
+          stop_deadlines_.erase({*at, input});  // asked now: not again at the deadline
+        }
+        stop(input, run);
+      }
     }
     reconcile();
   }
@@ -266,6 +288,7 @@ class Controller {
     for (const auto* timers : {&deadlines_, &stop_deadlines_, &retry_at_}) {
       if (!timers->empty()) consider(timers->begin()->first);
     }
+    if (!lifetimes_.empty()) consider(lifetimes_.begin()->first);
     const std::size_t target = target_size();
     if (!idle_.empty() && live() > target) {
       consider(workers_.at(idle_.front()).idle_since + settings_.idle_timeout);
@@ -300,8 +323,8 @@ class Controller {
   Stats stats() const {
     Stats s = counters_;
     s.workers_booting = booting_;
-    s.workers_idle = idle_.size();
-    s.workers_busy = warm_ - idle_.size();
+    s.workers_idle = idle_.size() + retired_.size();
+    s.workers_busy = warm_ - s.workers_idle;
     s.target_workers = target_size();
     s.inputs_pending = pending_.size();
     s.inputs_running = running_.size();
@@ -311,7 +334,7 @@ class Controller {
 
  private:
   enum class WorkerState { booting, warm };
-  enum class Shelf { none, idle, partial };
+  enum class Shelf { none, idle, partial, retired };
 
   struct WorkerRec {
     WorkerState state = WorkerState::booting;
@@ -319,6 +342,9 @@ class Controller {
     Time idle_since{};
     Shelf shelf = Shelf::none;
     std::list<WorkerId>::iterator place{};
+    std::size_t uses = 0;                   // inputs started on it
+    Time retire_at{};                       // end of its lifetime (with max_lifetime)
+    std::optional<EvictReason> retiring{};  // lifetime or uses, once due
   };
 
   /// What the Controller keeps of one accepted input across its runs.
@@ -335,6 +361,7 @@ class Controller {
   struct RunningRec {
     WorkerId worker;
     InputRec input;
+    bool stopped = false;  // this run was asked to stop (at most once per run)
   };
 
   struct RetryRec {
@@ -348,7 +375,9 @@ class Controller {
                : a + b;
   }
 
-  std::size_t live() const { return booting_ + warm_; }
+  /// Warm workers that are not retiring: the ones that count toward the target.
+  std::size_t serving() const { return warm_ - retiring_; }
+  std::size_t live() const { return booting_ + serving(); }
 
   void advance_to(Time now) { now_ = std::max(now_, now); }
 
@@ -374,16 +403,27 @@ class Controller {
     if (w == workers_.end()) return;  // already evicted (lost in another slot)
     if (outcome == Outcome::lost || outcome == Outcome::discarded) {
       evict(worker, EvictReason::lost);
+    } else if (outcome == Outcome::unhealthy) {
+      evict(worker, EvictReason::unhealthy);
     } else {
       release_slot(worker, w->second);
     }
   }
 
-  /// Counts how a run ended; returns false when the input runs again instead.
+  /// Counts how a run ended; returns false when the input runs again or was failed instead.
   bool conclude(InputRec rec, Outcome outcome) {
     switch (outcome) {
       case Outcome::value:
       case Outcome::discarded: ++counters_.inputs_completed; return true;
+      case Outcome::unhealthy:
+        if (cancelling_) {  // it did not run, and nothing waiting runs any more
+          fail(rec.id, FailReason::pool_closed);
+          return false;
+        }
+        // It did not run: unless it ran before, its deadline still applies while it waits.
+        if (rec.failures == 0 && rec.reruns == 0) rec.started = false;
+        enqueue(std::move(rec), /*first=*/true);
+        return false;
       case Outcome::exception:
         if (may_retry(rec)) {
           schedule_retry(std::move(rec));
@@ -451,7 +491,8 @@ class Controller {
     return rec;
   }
 
-  void stop(InputId input) {
+  void stop(InputId input, RunningRec& run) {
+    if (std::exchange(run.stopped, true)) return;
     actions_.push_back({.kind = Action::Kind::stop, .input = input});
   }
 
@@ -483,34 +524,87 @@ class Controller {
     while (!stop_deadlines_.empty() && stop_deadlines_.begin()->first <= now_) {
       const InputId input = stop_deadlines_.begin()->second;
       stop_deadlines_.erase(stop_deadlines_.begin());
-      running_.at(input).input.stop_at.reset();
-      stop(input);
+      RunningRec& run = running_.at(input);
+      run.input.stop_at.reset();
+      stop(input, run);
     }
   }
 
   // ---- worker shelves: `idle_` (least recently idle first) and `partial_`
 
+  std::list<WorkerId>* shelf_list(Shelf shelf) {
+    switch (shelf) {
+      case Shelf::idle: return &idle_;
+      case Shelf::partial: return &partial_;
+      case Shelf::retired: return &retired_;
+      case Shelf::none: break;
+    }
+    return nullptr;
+  }
+
   void shelve(WorkerId worker, WorkerRec& rec, Shelf shelf) {
     unshelve(rec);
-    std::list<WorkerId>& list = shelf == Shelf::idle ? idle_ : partial_;
+    std::list<WorkerId>& list = *shelf_list(shelf);
     rec.place = list.insert(list.end(), worker);
     rec.shelf = shelf;
   }
 
   void unshelve(WorkerRec& rec) {
-    if (rec.shelf == Shelf::idle) idle_.erase(rec.place);
-    if (rec.shelf == Shelf::partial) partial_.erase(rec.place);
+    if (std::list<WorkerId>* list = shelf_list(rec.shelf)) list->erase(rec.place);
     rec.shelf = Shelf::none;
   }
 
+  /// Idle workers wait on `idle_`; idle retirees on `retired_`, where they only serve
+  /// when no other worker is free, until `evict_down_to_target` lets them go.
   void make_idle(WorkerId worker, WorkerRec& rec) {
     rec.idle_since = now_;
-    shelve(worker, rec, Shelf::idle);
+    shelve(worker, rec, rec.retiring ? Shelf::retired : Shelf::idle);
+  }
+
+  // ---- recycling
+
+  /// The worker's lifetime: `max_lifetime` shortened by a fraction in [0, jitter) that is
+  /// fixed per worker (a hash of its id), so a cohort booted together retires spread out.
+  Time lifetime_of(WorkerId worker) const {
+    std::uint64_t z = worker + 0x9e3779b97f4a7c15ULL;  // splitmix64
+    z = (z ^ (z >> 30U)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27U)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31U;
+    const double fraction = static_cast<double>(z >> 11U) * 0x1.0p-53;
+    // Capped at a century, so that a huge max_lifetime does not overflow nanoseconds.
+    const auto lifetime = std::chrono::duration_cast<Time>(
+        std::min<std::chrono::milliseconds>(*max_lifetime_, std::chrono::hours(24 * 365 * 100)));
+    return lifetime - std::chrono::duration_cast<Time>(lifetime * (lifetime_jitter_ * fraction));
+  }
+
+  /// Marks a worker retiring: it stops counting toward the target (a replacement boots if
+  /// needed) and takes new inputs only as a last resort (lifetime) or never (uses).
+  void retire(WorkerId worker, WorkerRec& rec, EvictReason why) {
+    if (rec.retiring) {
+      if (why == EvictReason::uses) rec.retiring = why;  // used up: no fallback input either
+      return;
+    }
+    rec.retiring = why;
+    ++retiring_;
+    lifetimes_.erase({rec.retire_at, worker});
+    if (rec.shelf == Shelf::idle) shelve(worker, rec, Shelf::retired);
+    if (rec.shelf == Shelf::partial) unshelve(rec);
+  }
+
+  void expire_lifetimes() {
+    while (!lifetimes_.empty() && lifetimes_.begin()->first <= now_) {
+      const WorkerId worker = lifetimes_.begin()->second;
+      retire(worker, workers_.at(worker), EvictReason::lifetime);
+    }
   }
 
   void release_slot(WorkerId worker, WorkerRec& rec) {
     --rec.running;
-    if (rec.running == 0) {
+    if (rec.retiring == EvictReason::uses) {
+      if (rec.running == 0) evict(worker, EvictReason::uses);
+    } else if (rec.retiring) {
+      if (rec.running == 0) make_idle(worker, rec);
+    } else if (rec.running == 0) {
       make_idle(worker, rec);
     } else if (rec.shelf != Shelf::partial) {
       shelve(worker, rec, Shelf::partial);
@@ -518,21 +612,23 @@ class Controller {
   }
 
   /// A free warm worker: a partly busy one first (fill before spreading), else the most
-  /// recently idle one (hot caches stay hot; the least recently used decay and go).
+  /// recently idle one (hot caches stay hot; the least recently used decay and go), else
+  /// an idle retiree whose replacement is not warm yet (capacity does not dip).
   /// None while more workers are warm than `max_workers` allows: after it was lowered,
   /// surplus workers finish what they run and go, they take no new input.
   std::optional<WorkerId> free_worker() const {
-    if (warm_ > settings_.max_workers) return std::nullopt;
+    if (serving() > settings_.max_workers) return std::nullopt;
     if (!partial_.empty()) return partial_.front();
     if (!idle_.empty()) return idle_.back();
+    if (!retired_.empty()) return retired_.back();
     return std::nullopt;
   }
 
-  void dispatch(bool cold) {
+  void dispatch(std::optional<WorkerId> warmed) {
     while (!pending_.empty()) {
       const std::optional<WorkerId> worker = free_worker();
       if (!worker) return;
-      start(remove_pending(pending_.front().id), *worker, cold);
+      start(remove_pending(pending_.front().id), *worker, /*cold=*/worker == warmed);
     }
   }
 
@@ -544,26 +640,37 @@ class Controller {
     }
     input.started = true;
     WorkerRec& rec = workers_.at(worker);
+    // Compared in ms: a huge health_check_after cannot overflow nanoseconds.
+    const bool check_health =
+        health_check_after_ && rec.running == 0 &&
+        std::chrono::floor<std::chrono::milliseconds>(now_ - rec.idle_since) >= *health_check_after_;
     ++rec.running;
-    if (rec.running == max_inputs_) {
+    if (max_uses_ != 0 && ++rec.uses >= max_uses_) retire(worker, rec, EvictReason::uses);
+    if (rec.retiring || rec.running == max_inputs_) {
       unshelve(rec);
     } else if (rec.shelf != Shelf::partial) {
       shelve(worker, rec, Shelf::partial);
     }
     running_.emplace(id, RunningRec{worker, std::move(input)});
     if (cold) ++counters_.cold_inputs;
-    actions_.push_back({.kind = Action::Kind::start, .worker = worker, .input = id, .cold = cold});
+    actions_.push_back({.kind = Action::Kind::start,
+                        .worker = worker,
+                        .input = id,
+                        .cold = cold,
+                        .check_health = check_health});
   }
 
   // ---- sizing
 
   /// Applies due deadlines before dispatching (an input is never started at or after its
-  /// deadline); `cold` marks inputs started now as having waited for a boot.
-  void reconcile(bool cold = false) {
+  /// deadline); inputs started now on `warmed`, the worker that just finished booting,
+  /// waited for its boot (cold); a retry falling due then may start on another, not cold.
+  void reconcile(std::optional<WorkerId> warmed = std::nullopt) {
     expire_deadlines();
     release_due_retries();
+    expire_lifetimes();
     evict_surplus();
-    dispatch(cold);
+    dispatch(warmed);
     boot_up_to_target();
     evict_down_to_target();
   }
@@ -583,15 +690,19 @@ class Controller {
   /// Evicts idle workers while more are warm than `max_workers` allows (they could take no
   /// input), so that the workers left within the cap can take pending inputs at once.
   void evict_surplus() {
-    while (!idle_.empty() && warm_ > settings_.max_workers) {
+    while (!idle_.empty() && serving() > settings_.max_workers) {
       evict(idle_.front(), EvictReason::surplus);
     }
   }
 
   /// Evicts idle workers, least recently used first, while the pool is above its target:
-  /// at once above `max_workers` or when closed, otherwise after `idle_timeout`.
+  /// at once above `max_workers` or when closed, otherwise after `idle_timeout`. Idle
+  /// retirees go as soon as the serving workers meet the target.
   void evict_down_to_target() {
     const std::size_t target = target_size();
+    while (!retired_.empty() && (closed_ || serving() >= target)) {
+      evict(retired_.front(), EvictReason::lifetime);
+    }
     while (!idle_.empty() && live() > target) {
       const WorkerId worker = idle_.front();
       const WorkerRec& rec = workers_.at(worker);
@@ -610,6 +721,8 @@ class Controller {
   void evict(WorkerId worker, EvictReason why) {
     WorkerRec& rec = workers_.at(worker);
     unshelve(rec);
+    if (rec.retiring) --retiring_;
+    lifetimes_.erase({rec.retire_at, worker});
     workers_.erase(worker);
     --warm_;
     ++counters_.evictions;
@@ -623,6 +736,10 @@ class Controller {
   std::size_t max_boot_failures_;
   Retries retries_;
   std::size_t worker_lost_reruns_;
+  std::optional<std::chrono::milliseconds> max_lifetime_;
+  double lifetime_jitter_;
+  std::size_t max_uses_;
+  std::optional<std::chrono::milliseconds> health_check_after_;
 
   Time now_{};
   bool closed_ = false;
@@ -636,6 +753,9 @@ class Controller {
   std::size_t warm_ = 0;
   std::list<WorkerId> idle_;
   std::list<WorkerId> partial_;
+  std::list<WorkerId> retired_;  // idle retirees, least recently idle first
+  std::size_t retiring_ = 0;     // warm workers marked retiring
+  std::set<std::pair<Time, WorkerId>> lifetimes_;
 
   std::list<InputRec> pending_;
   std::unordered_map<InputId, std::list<InputRec>::iterator> pending_index_;
