@@ -291,7 +291,7 @@ class Controller {
     if (!lifetimes_.empty()) consider(lifetimes_.begin()->first);
     const std::size_t target = target_size();
     if (!idle_.empty() && live() > target) {
-      consider(workers_.at(idle_.front()).idle_since + settings_.idle_timeout);
+      consider(workers_.at(idle_.front()).idle_since + span(settings_.idle_timeout));
     }
     // A boot held back by backoff; due now if an event that changed nothing moved time on.
     if (live() < target) consider(std::max(next_boot_at_, now_));
@@ -386,14 +386,21 @@ class Controller {
     return why;
   }
 
+  /// Settings are in milliseconds and may be huge (`milliseconds::max()` means "never");
+  /// as Controller time they are capped at a century so that nanoseconds cannot overflow.
+  static constexpr std::chrono::hours longest_span{24 * 365 * 100};
+
+  static Time span(std::chrono::milliseconds setting) {
+    return std::chrono::duration_cast<Time>(std::min<std::chrono::milliseconds>(setting, longest_span));
+  }
+
   /// `min(max_delay, initial * coefficient^(n-1))` for the n-th consecutive failure.
   static Time backoff_delay(std::chrono::milliseconds initial, double coefficient,
                             std::chrono::milliseconds max, std::size_t n) {
     if (initial.count() == 0) return Time{0};  // else 0 * inf (many failures) = NaN
     using ms = std::chrono::duration<double, std::milli>;
-    constexpr ms longest = std::chrono::hours(24 * 365);  // keeps nanoseconds from overflowing
     const double factor = std::pow(coefficient, static_cast<double>(n - 1));
-    const ms delay = std::min({ms(initial) * factor, ms(max), longest});
+    const ms delay = std::min({ms(initial) * factor, ms(max), ms(longest_span)});
     return std::chrono::duration_cast<Time>(delay);
   }
 
@@ -571,9 +578,7 @@ class Controller {
     z = (z ^ (z >> 27U)) * 0x94d049bb133111ebULL;
     z ^= z >> 31U;
     const double fraction = static_cast<double>(z >> 11U) * 0x1.0p-53;
-    // Capped at a century, so that a huge max_lifetime does not overflow nanoseconds.
-    const auto lifetime = std::chrono::duration_cast<Time>(
-        std::min<std::chrono::milliseconds>(*max_lifetime_, std::chrono::hours(24 * 365 * 100)));
+    const Time lifetime = span(*max_lifetime_);
     return lifetime - std::chrono::duration_cast<Time>(lifetime * (lifetime_jitter_ * fraction));
   }
 
@@ -640,10 +645,8 @@ class Controller {
     }
     input.started = true;
     WorkerRec& rec = workers_.at(worker);
-    // Compared in ms: a huge health_check_after cannot overflow nanoseconds.
-    const bool check_health =
-        health_check_after_ && rec.running == 0 &&
-        std::chrono::floor<std::chrono::milliseconds>(now_ - rec.idle_since) >= *health_check_after_;
+    const bool check_health = health_check_after_ && rec.running == 0 &&
+                              now_ - rec.idle_since >= span(*health_check_after_);
     ++rec.running;
     if (max_uses_ != 0 && ++rec.uses >= max_uses_) retire(worker, rec, EvictReason::uses);
     if (rec.retiring || rec.running == max_inputs_) {
@@ -710,7 +713,7 @@ class Controller {
         evict(worker, EvictReason::surplus);
       } else if (closed_) {
         evict(worker, EvictReason::shutdown);
-      } else if (now_ - rec.idle_since >= settings_.idle_timeout) {
+      } else if (now_ - rec.idle_since >= span(settings_.idle_timeout)) {
         evict(worker, EvictReason::idle);
       } else {
         return;

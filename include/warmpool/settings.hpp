@@ -121,6 +121,21 @@ struct Options {
   /// @brief Times an input whose worker was lost (it threw `worker_lost`) is run again on
   /// another worker before it fails with `worker_lost`; not counted against `retries`.
   std::size_t worker_lost_reruns = 2;
+  /// @brief Retire a worker once it has been warm this long, less a per-worker jitter of up
+  /// to `lifetime_jitter` of it (so a cohort does not retire at once). A retiring worker
+  /// stops counting toward the target, so a replacement boots when one is needed; it
+  /// serves only when no other warm worker is free and leaves, once idle, as soon as the
+  /// warm workers meet the target. Unset: no limit. When set, > 0.
+  std::optional<std::chrono::milliseconds> max_lifetime{};
+  /// @brief Largest fraction by which a worker's lifetime is shortened; in [0, 1].
+  double lifetime_jitter = 0.1;
+  /// @brief Retire a worker after this many inputs (0: no limit): when it starts its last
+  /// one, a replacement boots if the target needs it; the worker leaves when it ends.
+  std::size_t max_uses = 0;
+  /// @brief If set, a worker idle for at least this long is asked `bool healthy()` (a
+  /// member `Worker` must have) on its own thread before it takes an input; an unhealthy
+  /// worker is evicted and the input goes to the front of the queue. When set, >= 0.
+  std::optional<std::chrono::milliseconds> health_check_after{};
   /// @brief Extra enter hooks, run in order on the worker's thread after `Worker::enter()`.
   std::vector<std::function<void()>> enter_hooks{};
   /// @brief Extra exit hooks, run in order on the worker's thread after `Worker::exit()`.
@@ -188,6 +203,13 @@ inline void validate(const Options& o) {
           ">= boot_backoff.initial_delay (" + describe(b.initial_delay) + ")");
   require(b.multiplier >= 1.0, "boot_backoff.multiplier", b.multiplier, ">= 1");
   validate(o.retries);
+  if (o.max_lifetime) require(o.max_lifetime->count() > 0, "max_lifetime", *o.max_lifetime, "> 0ms");
+  require(o.lifetime_jitter >= 0.0 && o.lifetime_jitter <= 1.0, "lifetime_jitter",
+          o.lifetime_jitter, "in [0, 1]");
+  if (o.health_check_after) {
+    require(o.health_check_after->count() >= 0, "health_check_after", *o.health_check_after,
+            ">= 0ms");
+  }
 }
 
 inline void validate(const SubmitOptions& s) {
