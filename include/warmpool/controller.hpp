@@ -149,9 +149,9 @@ class Controller {
     if (arrival.cancelled) {
       fail(input, FailReason::cancelled);
     } else if (const std::optional<WorkerId> worker = free_worker()) {
-      start(std::move(rec), *worker, /*cold=*/false);
+      start(rec, *worker, /*cold=*/false);
     } else {
-      enqueue(std::move(rec));
+      enqueue(rec);
     }
     reconcile();
     return Admission::accepted;
@@ -201,13 +201,13 @@ class Controller {
     advance_to(now);
     const auto it = running_.find(input);
     if (it == running_.end()) return true;
-    RunningRec run = std::move(it->second);
+    RunningRec run = it->second;
     running_.erase(it);
     if (const auto at = std::exchange(run.input.stop_at, std::nullopt)) {
       stop_deadlines_.erase({*at, input});
     }
     vacate(run.worker, outcome);
-    const bool ended = conclude(std::move(run.input), outcome);
+    const bool ended = conclude(run.input, outcome);
     reconcile();
     return ended;
   }
@@ -429,11 +429,11 @@ class Controller {
         }
         // It did not run: unless it ran before, its deadline still applies while it waits.
         if (rec.failures == 0 && rec.reruns == 0) rec.started = false;
-        enqueue(std::move(rec), /*first=*/true);
+        enqueue(rec, /*first=*/true);
         return false;
       case Outcome::exception:
         if (may_retry(rec)) {
-          schedule_retry(std::move(rec));
+          schedule_retry(rec);
           return false;
         }
         ++counters_.inputs_failed;
@@ -442,7 +442,7 @@ class Controller {
         if (rec.reruns < worker_lost_reruns_ && !cancelling_) {
           ++rec.reruns;
           ++counters_.inputs_rerun;
-          enqueue(std::move(rec), /*first=*/true);
+          enqueue(rec, /*first=*/true);
           return false;
         }
         ++counters_.inputs_lost;
@@ -464,13 +464,13 @@ class Controller {
     const Time at = now_ + backoff_delay(policy.initial_delay, policy.backoff_coefficient,
                                          policy.max_delay, rec.failures);
     retry_at_.emplace(at, rec.id);
-    retrying_.emplace(rec.id, RetryRec{at, std::move(rec)});
+    retrying_.emplace(rec.id, RetryRec{at, rec});
   }
 
   InputRec remove_retrying(InputId input) {
     auto node = retrying_.extract(input);
     retry_at_.erase({node.mapped().at, input});
-    return std::move(node.mapped().input);
+    return node.mapped().input;
   }
 
   void release_due_retries() {
@@ -485,7 +485,7 @@ class Controller {
   void enqueue(InputRec rec, bool first = false) {
     const InputId input = rec.id;
     if (!rec.started && rec.deadline) deadlines_.emplace(*rec.deadline, input);
-    const auto place = pending_.insert(first ? pending_.begin() : pending_.end(), std::move(rec));
+    const auto place = pending_.insert(first ? pending_.begin() : pending_.end(), rec);
     pending_index_.emplace(input, place);
   }
 
@@ -493,7 +493,7 @@ class Controller {
     const auto node = pending_index_.extract(input);
     const auto it = node.mapped();
     if (!it->started && it->deadline) deadlines_.erase({*it->deadline, input});
-    InputRec rec = std::move(*it);
+    InputRec rec = *it;
     pending_.erase(it);
     return rec;
   }
@@ -654,7 +654,7 @@ class Controller {
     } else if (rec.shelf != Shelf::partial) {
       shelve(worker, rec, Shelf::partial);
     }
-    running_.emplace(id, RunningRec{worker, std::move(input)});
+    running_.emplace(id, RunningRec{worker, input});
     if (cold) ++counters_.cold_inputs;
     actions_.push_back({.kind = Action::Kind::start,
                         .worker = worker,

@@ -2,7 +2,9 @@
 /// @file prometheus.hpp
 /// @brief `to_prometheus`: a `Stats` snapshot in the Prometheus text exposition format.
 
+#include <array>
 #include <cstdint>
+#include <utility>
 #include <string>
 #include <string_view>
 
@@ -52,11 +54,11 @@ inline std::string to_prometheus(const Stats& stats, std::string_view pool_name)
   std::string out;
   out += "# HELP warmpool_workers Live workers by state.\n";
   out += "# TYPE warmpool_workers gauge\n";
-  const std::pair<const char*, std::size_t> states[] = {
+  const std::array<std::pair<const char*, std::size_t>, 3> states{{
       {"booting", stats.workers_booting},
       {"idle", stats.workers_idle},
       {"busy", stats.workers_busy},
-  };
+  }};
   for (const auto& [state, count] : states) {
     out += "warmpool_workers{" + pool + ",state=\"" + state + "\"} " + std::to_string(count) +
            "\n";
