@@ -1876,6 +1876,7 @@ class Fuzz {
     std::size_t reruns = 0;            // runs lost with their worker
     std::optional<Time> stop_at{};     // the running first run is to be stopped then
     bool stopped = false;              // the current run was asked to stop
+    bool cancelled = false;            // its caller cancelled the current run
   };
 
   // ---- randomness (no std distributions: their output differs between libraries)
@@ -2058,6 +2059,7 @@ class Fuzz {
         const bool pending = std::find(pending_.begin(), pending_.end(), e.input) != pending_.end();
         const bool retrying = retrying_.contains(e.input);
         CHECK(c_.cancel(now_, e.input) == (pending || retrying));
+        if (running_.contains(e.input)) inputs_.at(e.input).cancelled = true;
         reconciled = pending || retrying;
         if (retrying) ++coverage_.retrying_cancelled;
         must_fail = reconciled ? std::set<InputId>{e.input} : std::set<InputId>{};
@@ -2091,6 +2093,7 @@ class Fuzz {
       CHECK_FALSE(workers_.contains(lost_worker_));  // the lost worker was evicted
     }
     lost_worker_ = 0;
+    CHECK(withdrawn_ == 0);  // a withdrawn input was failed in this very batch
     if (must_fail) {
       std::set<InputId> failed;
       for (const Action& a : b.of(Kind::fail)) {
@@ -2120,7 +2123,10 @@ class Fuzz {
         break;
       case Outcome::exception: {
         const Retries policy = in.retries.value_or(o_.retries);
-        if (!cancelling_ && in.failures < policy.max_retries) {
+        if (!cancelling_ && in.failures < policy.max_retries && in.cancelled) {
+          withdrawn_ = e.input;  // it would be retried, but its caller cancelled it
+          ends = false;
+        } else if (!cancelling_ && in.failures < policy.max_retries) {
           ++in.failures;
           ++expect_.inputs_retried;
           retrying_[e.input] = now_ + retry_delay(policy, in.failures);
@@ -2131,7 +2137,10 @@ class Fuzz {
         break;
       }
       case Outcome::lost:
-        if (!cancelling_ && in.reruns < o_.worker_lost_reruns) {
+        if (!cancelling_ && in.reruns < o_.worker_lost_reruns && in.cancelled) {
+          withdrawn_ = e.input;  // it would be re-run, but its caller cancelled it
+          ends = false;
+        } else if (!cancelling_ && in.reruns < o_.worker_lost_reruns) {
           ++in.reruns;
           ++expect_.inputs_rerun;
           ++coverage_.reruns;
@@ -2147,6 +2156,7 @@ class Fuzz {
     running_.erase(e.input);
     in.stop_at.reset();
     in.stopped = false;
+    in.cancelled = false;
     if (ends) end(e.input);
     if (rerun) pending_.push_front(e.input);  // ahead of every input already pending
     const bool breaks = e.outcome == Outcome::lost || e.outcome == Outcome::discarded;
@@ -2253,7 +2263,9 @@ class Fuzz {
     const bool retrying = retrying_.contains(a.input);
     const bool arriving_cancelled =
         e.kind == Ev::arrive && e.arrival.cancelled && e.input == a.input;
-    CHECK((pending || retrying || arriving_cancelled));  // never a running or ended input
+    const bool withdrawn = withdrawn_ == a.input;
+    if (withdrawn) withdrawn_ = 0;
+    CHECK((pending || retrying || arriving_cancelled || withdrawn));  // never a running one
     if (pending) pending_.erase(it);
     if (retrying) retrying_.erase(a.input);
     switch (a.fail_reason) {
@@ -2266,7 +2278,7 @@ class Fuzz {
         break;
       }
       case FailReason::cancelled:
-        CHECK(((e.kind == Ev::cancel && e.input == a.input) || arriving_cancelled));
+        CHECK(((e.kind == Ev::cancel && e.input == a.input) || arriving_cancelled || withdrawn));
         ++expect_.inputs_cancelled;
         break;
       case FailReason::pool_closed:
@@ -2440,6 +2452,7 @@ class Fuzz {
   InputId next_input_ = 1;
   WorkerId last_worker_ = 0;
   WorkerId lost_worker_ = 0;
+  InputId withdrawn_ = 0;  // cancelled while it ran; its failed run must end it now
   std::size_t consecutive_failures_ = 0;
   Time next_boot_at_{std::numeric_limits<Time::rep>::min()};
 
@@ -2500,4 +2513,26 @@ TEST_CASE("property: random event streams keep every lifecycle invariant") {
   CHECK(total.retrying_closed > 5);
   CHECK(total.discarded > 100);
   CHECK(total.zero_timeout_starts > 5);
+}
+
+TEST_CASE("an input cancelled while it runs is not run again") {
+  Options o = options({.min_warm = 0, .max_workers = 2, .idle_timeout = 60s});
+  o.retries = {.max_retries = 3, .initial_delay = 0s, .backoff_coefficient = 1.0, .max_delay = 0s};
+  o.worker_lost_reruns = 2;
+  for (const Outcome outcome : {Outcome::exception, Outcome::lost}) {
+    Controller c(o);
+    c.input_arrived(0s, 1);
+    c.worker_warm(1s, drain(c).booted().at(0));
+    drain(c);
+    CHECK_FALSE(c.cancel(2s, 1));  // running: only marked
+    CHECK(drain(c).empty());
+    CHECK_FALSE(c.input_done(3s, 1, outcome));  // ended by the fail action instead
+    const Batch b = drain(c);
+    CHECK(b.failed(FailReason::cancelled) == Ids{1});
+    CHECK(b.started().empty());
+    const Stats s = c.stats();
+    CHECK(s.inputs_cancelled == 1);
+    CHECK(s.inputs_retried + s.inputs_rerun == 0);
+    check_accounting(s);
+  }
 }

@@ -5,9 +5,13 @@
 // used only as a generous upper bound ("eventually") for work other threads do.
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <future>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace test_support {
@@ -74,5 +78,51 @@ class Gate {
   std::shared_future<void> future_ = promise_.get_future().share();
   std::once_flag once_;
 };
+
+/// True when `error` holds an `E`. Reads nothing of the exception (only its type), so it
+/// is safe on exceptions another thread may still release (see error_of).
+template <class E>
+bool holds(const std::exception_ptr& error) {
+  if (!error) return false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+  }
+  return false;
+}
+
+/// The number of threads of this process (Linux: /proc/self/status), or -1 if unknown.
+/// A joined thread may stay listed for a moment, so compare with `eventually`.
+inline int live_threads() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "Threads:") {
+      int n = -1;
+      status >> n;
+      return n;
+    }
+  }
+  return -1;
+}
+
+/// Runs `fn` on its own thread and waits for it up to `limit` (real time). A call that
+/// does not return by then is a deadlock: the test binary aborts instead of hanging.
+template <class Fn>
+void finishes_within(Fn&& fn, std::chrono::steady_clock::duration limit = bound) {
+  std::promise<void> done;
+  std::future<void> finished = done.get_future();
+  std::thread runner([&fn, &done] {
+    fn();
+    done.set_value();
+  });
+  if (finished.wait_for(limit) != std::future_status::ready) {
+    std::fputs("finishes_within: the call did not return in time (deadlock?)\n", stderr);
+    std::abort();
+  }
+  runner.join();
+}
 
 }  // namespace test_support

@@ -207,13 +207,14 @@ class Controller {
       stop_deadlines_.erase({*at, input});
     }
     vacate(run.worker, outcome);
-    const bool ended = conclude(run.input, outcome);
+    const bool ended = conclude(run.input, outcome, run.cancelled);
     reconcile();
     return ended;
   }
 
   /// @brief The input's stop token fired: fails it with `cancelled` if it waits (pending
-  /// or between retries).
+  /// or between retries). A running input is marked: if this run fails it is not run
+  /// again but fails with `cancelled`.
   /// @return true when it was waiting (and is now failed); false when it is running or
   /// has ended.
   bool cancel(Time now, InputId input) {
@@ -223,6 +224,7 @@ class Controller {
     } else if (retrying_.contains(input)) {
       remove_retrying(input);
     } else {
+      if (const auto run = running_.find(input); run != running_.end()) run->second.cancelled = true;
       return false;
     }
     fail(input, FailReason::cancelled);
@@ -361,7 +363,8 @@ class Controller {
   struct RunningRec {
     WorkerId worker;
     InputRec input;
-    bool stopped = false;  // this run was asked to stop (at most once per run)
+    bool stopped = false;    // this run was asked to stop (at most once per run)
+    bool cancelled = false;  // its caller cancelled it while it ran: it does not run again
   };
 
   struct RetryRec {
@@ -417,38 +420,45 @@ class Controller {
     }
   }
 
-  /// Counts how a run ended; returns false when the input runs again or was failed instead.
-  bool conclude(InputRec rec, Outcome outcome) {
+  /// Counts how a run ended; returns false when the input runs again or was failed
+  /// instead (a run that would be repeated for a caller who cancelled it is not).
+  bool conclude(InputRec rec, Outcome outcome, bool cancelled) {
     switch (outcome) {
       case Outcome::value:
       case Outcome::discarded: ++counters_.inputs_completed; return true;
-      case Outcome::unhealthy:
-        if (cancelling_) {  // it did not run, and nothing waiting runs any more
-          fail(rec.id, FailReason::pool_closed);
-          return false;
-        }
-        // It did not run: unless it ran before, its deadline still applies while it waits.
+      case Outcome::unhealthy:  // it did not run: it waits again
+        if (cancelled || cancelling_) return withdraw(rec, cancelled);
+        // Unless it ran before, its deadline still applies while it waits.
         if (rec.failures == 0 && rec.reruns == 0) rec.started = false;
         enqueue(rec, /*first=*/true);
         return false;
       case Outcome::exception:
-        if (may_retry(rec)) {
-          schedule_retry(rec);
-          return false;
+        if (!may_retry(rec)) {
+          ++counters_.inputs_failed;
+          return true;
         }
-        ++counters_.inputs_failed;
-        return true;
+        if (cancelled) return withdraw(rec, cancelled);
+        schedule_retry(rec);
+        return false;
       case Outcome::lost:
-        if (rec.reruns < worker_lost_reruns_ && !cancelling_) {
-          ++rec.reruns;
-          ++counters_.inputs_rerun;
-          enqueue(rec, /*first=*/true);
-          return false;
+        if (rec.reruns >= worker_lost_reruns_ || cancelling_) {
+          ++counters_.inputs_lost;
+          return true;
         }
-        ++counters_.inputs_lost;
-        return true;
+        if (cancelled) return withdraw(rec, cancelled);
+        ++rec.reruns;
+        ++counters_.inputs_rerun;
+        enqueue(rec, /*first=*/true);
+        return false;
     }
     return true;
+  }
+
+  /// Ends an input that would wait again: `cancelled` if its caller gave up, else
+  /// `pool_closed` (the pool is cancelling). Returns false: a `fail` action ends it.
+  bool withdraw(const InputRec& rec, bool cancelled) {
+    fail(rec.id, cancelled ? FailReason::cancelled : FailReason::pool_closed);
+    return false;
   }
 
   // ---- retries

@@ -39,6 +39,10 @@ template <class W>
 concept has_enter_snapshot = requires(W& w) { w.enter_snapshot(); };
 template <class W>
 concept has_exit = requires(W& w) { w.exit(); };
+template <class W>
+concept has_healthy = requires(W& w) {
+  { w.healthy() } -> std::convertible_to<bool>;
+};
 
 /// A clock that tells listeners when it moves (like ManualClock): pools handle what
 /// became due inside its `advance()` instead of sleeping.
@@ -98,6 +102,9 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
         factory_(default_factory(std::move(factory))),
         clock_(std::move(clock)),
         controller_(options_) {
+    if (options_.health_check_after && !detail::has_healthy<Worker>) {
+      throw std::invalid_argument("health_check_after is set but Worker has no bool healthy()");
+    }
     if constexpr (detail::notifying_clock<Clock>) {
       listener_ = std::make_shared<TimeListener>(*this);
       clock_.subscribe(listener_);
@@ -241,28 +248,27 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     std::unique_ptr<Worker> worker;  // set by its first thread once booted
     std::mutex mutex;
     std::condition_variable wake;
-    std::deque<TaskBase*> mailbox;
+    std::deque<std::pair<TaskBase*, bool>> mailbox;  // a task, and whether to check health
     std::size_t leases = 0;  // leases out on this worker; it is not destroyed before 0
     bool stopping = false;
     std::thread first;                // boots, serves, runs exit hooks
     std::vector<std::thread> others;  // serve only (max_inputs > 1)
   };
 
-  /// What actions leave to do once the pool's lock is released: user code (callbacks,
-  /// promise continuations) and job destruction never run under it.
+  /// A lease request that a worker was given to.
+  struct Grant {
+    LeaseRequest* request;
+    Worker* worker;
+    bool check_health;
+  };
+
+  /// What actions leave to do once the pool's lock is released (by `finish`): user code
+  /// (callbacks, promise continuations, health checks) and job destruction never run
+  /// under it.
   struct Aftermath {
     std::vector<std::pair<std::unique_ptr<Job>, std::exception_ptr>> failed;
-    std::vector<std::pair<LeaseRequest*, Lease<Worker>>> granted;
+    std::vector<Grant> granted;
     std::vector<std::stop_source> stopped;  // copies: valid even if the input ends first
-
-    void run() {
-      for (auto& [request, lease] : granted) request->grant(std::move(lease));
-      for (std::stop_source& source : stopped) source.request_stop();
-      for (auto& [job, error] : failed) {
-        job->fail(error);
-        job.reset();
-      }
-    }
   };
 
   /// Lets a notifying clock (ManualClock) drive the pool's timers from `advance()`.
@@ -318,7 +324,23 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       event(controller_, now());
       carry_out(after);
     }
-    after.run();
+    finish(after);
+  }
+
+  void finish(Aftermath& after) {
+    for (const Grant& grant : after.granted) {
+      const InputId id = grant.request->id();
+      if (grant.check_health && !healthy(*grant.worker)) {
+        return_lease(id, Outcome::unhealthy);  // the request waits for another worker
+      } else {
+        grant.request->grant(Lease<Worker>(*this, *grant.worker, id));
+      }
+    }
+    for (std::stop_source& source : after.stopped) source.request_stop();
+    for (auto& [job, error] : after.failed) {
+      job->fail(error);
+      job.reset();
+    }
   }
 
   void carry_out(Aftermath& after) {
@@ -326,7 +348,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     for (const Action& action : actions_) {
       switch (action.kind) {
         case Action::Kind::boot: boot(action.worker); break;
-        case Action::Kind::start: start(action.input, action.worker, after); break;
+        case Action::Kind::start: start(action, after); break;
         case Action::Kind::evict: evict(action.worker); break;
         case Action::Kind::fail: fail(action.input, action.fail_reason, after); break;
         case Action::Kind::stop: stop(action.input, after); break;
@@ -346,18 +368,18 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     h.first = std::thread([this, &h] { run_worker(h); });
   }
 
-  void start(InputId input, WorkerId worker, Aftermath& after) {
-    Job& job = *jobs_.at(input);
-    Host& host = *hosts_.at(worker);
+  void start(const Action& action, Aftermath& after) {
+    Job& job = *jobs_.at(action.input);
+    Host& host = *hosts_.at(action.worker);
     std::lock_guard lock(host.mutex);
     if (job.kind() == Job::Kind::lease) {
       ++host.leases;
-      lease_hosts_.emplace(input, &host);
-      after.granted.emplace_back(static_cast<LeaseRequest*>(&job),
-                                 Lease<Worker>(*this, *host.worker, input));
+      lease_hosts_.emplace(action.input, &host);
+      after.granted.push_back(
+          {static_cast<LeaseRequest*>(&job), host.worker.get(), action.check_health});
       return;
     }
-    host.mailbox.push_back(static_cast<TaskBase*>(&job));
+    host.mailbox.emplace_back(static_cast<TaskBase*>(&job), action.check_health);
     host.wake.notify_one();
   }
 
@@ -459,11 +481,16 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   }
 
   void give_back(InputId lease, bool broken) noexcept override {
+    return_lease(lease, broken ? Outcome::discarded : Outcome::value);
+  }
+
+  /// Ends a lease's hold on its worker; the request ends too unless it is queued again
+  /// (`Outcome::unhealthy`).
+  void return_lease(InputId lease, Outcome outcome) {
     Host* host = nullptr;
     std::unique_ptr<Job> job;
     react([&](Controller& c, Time now) {
-      c.input_done(now, lease, broken ? Outcome::discarded : Outcome::value);
-      job = take_job(lease);
+      if (c.input_done(now, lease, outcome)) job = take_job(lease);
       host = lease_hosts_.extract(lease).mapped();
     });
     // The worker may be stopping already (evicted while leased): its thread waits for this.
@@ -476,8 +503,9 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     react([input](Controller& c, Time now) { c.cancel(now, input); });
   }
 
-  /// Reports a run of a started input; returns its job when the input has ended (the
-  /// caller settles and destroys it outside the lock), null when it will run again.
+  /// Reports a run of a started input; returns its job when the input has ended with this
+  /// run (the caller settles and destroys it outside the lock), null when it runs again
+  /// or a `fail` action ended it.
   std::unique_ptr<Job> end_run(InputId input, Outcome outcome) {
     std::unique_ptr<Job> job;
     react([&](Controller& c, Time now) {
@@ -528,20 +556,37 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   }
 
   void serve(Host& host) {
-    while (TaskBase* task = next_task(host)) {
-      const Outcome outcome = task->run(*host.worker);
+    while (const auto next = next_task(host)) {
+      TaskBase* task = next->first;
+      const bool check_health = next->second;
+      const Outcome outcome = check_health && !healthy(*host.worker)
+                                  ? Outcome::unhealthy
+                                  : task->run(*host.worker);
       // When the input runs again (retry, re-run), another thread may own it right away.
       if (std::unique_ptr<Job> ended = end_run(task->id(), outcome)) task->settle();
     }
   }
 
-  TaskBase* next_task(Host& host) {
+  std::optional<std::pair<TaskBase*, bool>> next_task(Host& host) {
     std::unique_lock lock(host.mutex);
     host.wake.wait(lock, [&host] { return !host.mailbox.empty() || host.stopping; });
-    if (host.mailbox.empty()) return nullptr;
-    TaskBase* task = host.mailbox.front();
+    if (host.mailbox.empty()) return std::nullopt;
+    const auto next = host.mailbox.front();
     host.mailbox.pop_front();
-    return task;
+    return next;
+  }
+
+  /// Asks `Worker::healthy()`; a throwing check counts as unhealthy.
+  static bool healthy(Worker& worker) noexcept {
+    if constexpr (detail::has_healthy<Worker>) {
+      try {
+        return static_cast<bool>(worker.healthy());
+      } catch (...) {
+        return false;
+      }
+    } else {
+      return true;  // unreachable: the constructor refuses health_check_after without it
+    }
   }
 
   /// An evicted worker may still be leased (a `worker_lost` input in another slot):
@@ -590,7 +635,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
           controller_.tick(now());
           carry_out(after);
           lock.unlock();
-          after.run();
+          finish(after);
           lock.lock();
           continue;
         }

@@ -70,7 +70,8 @@ class Job {
   /// Ends the input with `error` without running it.
   virtual void fail(std::exception_ptr error) noexcept = 0;
 
-  /// Starts watching `stop`: a stop request cancels the input while it is pending.
+  /// Starts watching `stop`: a stop request cancels the input while it waits and keeps a
+  /// running one from being run again.
   void watch(const std::stop_token& stop, Canceller& canceller) {
     if (stop.stop_possible()) on_stop_.emplace(stop, CancelOnStop{&canceller, id_});
   }
@@ -114,7 +115,7 @@ class CallbackSink {
 /// Requests stop on the token a running function sees (a copy shares the stop state).
 struct ForwardStop {
   std::stop_source target;
-  void operator()() noexcept { target.request_stop(); }
+  void operator()() const noexcept { target.request_stop(); }
 };
 
 /// An input that runs a function on a worker's thread.
