@@ -31,11 +31,10 @@ double ms_since(Clock::time_point start) {
 }
 
 void show(const char* label, const warmpool::Stats& s) {
-  std::printf("   %-22s warm=%zu booting=%zu boots=%llu cold_inputs=%llu evictions=%llu\n", label,
-              s.workers_idle + s.workers_busy, s.workers_booting,
-              static_cast<unsigned long long>(s.boots),
-              static_cast<unsigned long long>(s.cold_inputs),
-              static_cast<unsigned long long>(s.evictions));
+  std::printf(
+      "   %-22s warm=%zu booting=%zu boots=%llu cold_inputs=%llu evictions=%llu\n", label,
+      s.workers_idle + s.workers_busy, s.workers_booting, static_cast<unsigned long long>(s.boots),
+      static_cast<unsigned long long>(s.cold_inputs), static_cast<unsigned long long>(s.evictions));
 }
 
 template <class Predicate>

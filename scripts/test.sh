@@ -36,7 +36,7 @@
 # threaded probe program is compiled and run to check the sanitizer works here.
 set -euo pipefail
 
-readonly ALL_CONFIGS=(gcc clang asan tsan)
+readonly ALL_CONFIGS=(format tidy docs gcc clang asan tsan)
 readonly CHECK_CONFIGS=(docs format tidy)
 readonly EXAMPLE_TIMEOUT=120
 

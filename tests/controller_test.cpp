@@ -561,8 +561,8 @@ TEST_CASE("a shorter idle_timeout applies from the moment a worker went idle") {
 // ------------------------------------------------------------ max_workers
 
 TEST_CASE("a huge idle_timeout means never, not an overflow") {
-  Controller c(options({.min_warm = 0, .max_workers = 1,
-                        .idle_timeout = std::chrono::milliseconds::max()}));
+  Controller c(
+      options({.min_warm = 0, .max_workers = 1, .idle_timeout = std::chrono::milliseconds::max()}));
   c.input_arrived(0s, 1);
   c.worker_warm(1s, drain(c).booted().at(0));
   c.input_done(2s, 1, Outcome::value);

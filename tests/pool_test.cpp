@@ -196,8 +196,8 @@ struct Rendezvous {
 TEST_CASE("pool: keep_warm(3) with no inputs boots 3 workers in parallel") {
   ManualClock clock;
   Rendezvous::Meeting meeting;
-  TestPool<Rendezvous> pool(with_max_workers(3),
-                            [&meeting] { return std::make_unique<Rendezvous>(meeting); }, clock);
+  TestPool<Rendezvous> pool(
+      with_max_workers(3), [&meeting] { return std::make_unique<Rendezvous>(meeting); }, clock);
   CHECK(pool.stats().boots == 0);
 
   pool.keep_warm(3);
@@ -520,7 +520,8 @@ TEST_CASE("pool: hooks run in order on the worker's own thread") {
   o.enter_hooks = {[&log] { log.add("enter_hook_1"); }, [&log] { log.add("enter_hook_2"); }};
   o.exit_hooks = {[&log] { log.add("exit_hook_1"); }, [&log] { log.add("exit_hook_2"); }};
   {
-    TestPool<Hooked> pool(o, [&log] { return std::make_unique<Hooked>(log); }, clock);
+    TestPool<Hooked> pool(
+        o, [&log] { return std::make_unique<Hooked>(log); }, clock);
     auto f = pool.submit([](Hooked& w) { w.log->add("input"); });
     REQUIRE(ready_soon(f));
     f.get();
@@ -920,14 +921,15 @@ TEST_CASE("pool: shutdown(Drain::cancel) fails pending inputs with pool_closed")
   CHECK_THROWS_AS(pool.submit([](Tracked&) {}), warmpool::pool_closed);
 
   bool closed_reported = false;
-  pool.post([](Tracked&) {}, [&](warmpool::Result<void> r) {
-    try {
-      r.value();
-    } catch (const warmpool::pool_closed&) {
-      closed_reported = true;
-    } catch (...) {
-    }
-  });
+  pool.post([](Tracked&) {},
+            [&](warmpool::Result<void> r) {
+              try {
+                r.value();
+              } catch (const warmpool::pool_closed&) {
+                closed_reported = true;
+              } catch (...) {
+              }
+            });
   CHECK(closed_reported);
   CHECK(pool.stats().inputs_rejected == 2);
 }
@@ -1214,8 +1216,8 @@ TEST_CASE("pool: a throwing enter is retried after backoff, then pending inputs 
   Options o = with_max_workers(1);
   o.boot_backoff = {.initial_delay = 100ms, .max_delay = 1s, .multiplier = 2.0};
   o.max_boot_failures = 3;
-  TestPool<BrokenEnter> pool(o, [&exits] { return std::make_unique<BrokenEnter>(exits); },
-                             clock);
+  TestPool<BrokenEnter> pool(
+      o, [&exits] { return std::make_unique<BrokenEnter>(exits); }, clock);
   auto f = pool.submit([](BrokenEnter&) { return 1; });
   CHECK(pool.stats().boots == 1);
 
@@ -1430,8 +1432,8 @@ struct Counted {
 };
 
 struct Tally {
-  std::atomic<std::uint64_t> value{0}, failed{0}, timed_out{0}, cancelled{0}, lost{0},
-      rejected{0}, leased{0}, discarded{0}, other{0}, unresolved{0};
+  std::atomic<std::uint64_t> value{0}, failed{0}, timed_out{0}, cancelled{0}, lost{0}, rejected{0},
+      leased{0}, discarded{0}, other{0}, unresolved{0};
 
   void classify(const std::exception_ptr& e) {
     if (!e) {

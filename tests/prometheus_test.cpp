@@ -70,7 +70,7 @@ TEST_CASE("prometheus: HELP and TYPE come before the samples, counters end in _t
     CAPTURE(line);
     if (line.rfind("# HELP ", 0) == 0) {
       const std::string name = comment_name(line);
-      CHECK(helped.insert(name).second);  // once per family
+      CHECK(helped.insert(name).second);     // once per family
       CHECK(line.size() > 8 + name.size());  // has a help text
     } else if (line.rfind("# TYPE ", 0) == 0) {
       const std::string name = comment_name(line);

@@ -178,9 +178,8 @@ TEST_CASE("settings: update_autoscaler returns the settings in force, visible at
 
 TEST_CASE("settings: a negative input timeout is refused and nothing is accepted") {
   TestPool pool(valid(), {}, ManualClock{});
-  CHECK(invalid_argument_message([&] {
-          (void)pool.submit([](Plain&) {}, {.timeout = -1ms});
-        }) == "timeout (-1ms) must be >= 0ms");
+  CHECK(invalid_argument_message([&] { (void)pool.submit([](Plain&) {}, {.timeout = -1ms}); }) ==
+        "timeout (-1ms) must be >= 0ms");
   bool called = false;
   CHECK(invalid_argument_message([&] {
           pool.post([](Plain&) {}, [&called](warmpool::Result<void>) { called = true; },

@@ -27,8 +27,8 @@ using InputId = std::uint64_t;
 
 /// @brief Why a warm worker was stopped.
 enum class EvictReason {
-  idle,      ///< idle for `idle_timeout` while the pool was above its target
-  surplus,   ///< above `max_workers` after it was lowered
+  idle,       ///< idle for `idle_timeout` while the pool was above its target
+  surplus,    ///< above `max_workers` after it was lowered
   lost,       ///< its input reported `worker_lost` (or a lease was discarded)
   shutdown,   ///< the pool is shutting down
   lifetime,   ///< retired after `Options::max_lifetime`
@@ -64,10 +64,10 @@ struct Action {
     fail,   ///< end input `input` with the error named by `fail_reason`
     stop,   ///< request stop on the token of running input `input` (deadline or cancel)
   };
-  Kind kind;                  ///< @brief What to do.
-  WorkerId worker = 0;        ///< @brief The worker (boot, start, evict).
-  InputId input = 0;          ///< @brief The input (start, fail, stop).
-  bool cold = false;          ///< @brief For start: the input waited for this worker's boot.
+  Kind kind;            ///< @brief What to do.
+  WorkerId worker = 0;  ///< @brief The worker (boot, start, evict).
+  InputId input = 0;    ///< @brief The input (start, fail, stop).
+  bool cold = false;    ///< @brief For start: the input waited for this worker's boot.
   /// @brief For start: ask the worker's `healthy()` first; report `Outcome::unhealthy` if
   /// it says no (the worker was idle for `Options::health_check_after`).
   bool check_health = false;
@@ -224,7 +224,8 @@ class Controller {
     } else if (retrying_.contains(input)) {
       remove_retrying(input);
     } else {
-      if (const auto run = running_.find(input); run != running_.end()) run->second.cancelled = true;
+      if (const auto run = running_.find(input); run != running_.end())
+        run->second.cancelled = true;
       return false;
     }
     fail(input, FailReason::cancelled);
@@ -316,8 +317,7 @@ class Controller {
     const std::size_t work = running_.size() + pending_.size();
     const std::size_t demand = work / max_inputs_ + (work % max_inputs_ != 0 ? 1 : 0);
     if (closed_) return std::min(settings_.max_workers, demand);
-    const std::size_t wanted =
-        demand == 0 ? 0 : saturating_add(demand, settings_.buffer);
+    const std::size_t wanted = demand == 0 ? 0 : saturating_add(demand, settings_.buffer);
     return std::min(settings_.max_workers, std::max(settings_.min_warm, wanted));
   }
 
@@ -355,8 +355,8 @@ class Controller {
     std::optional<Time> deadline{};    // fails it while pending (first run only)
     std::optional<Retries> retries{};  // overrides the pool's policy
     std::optional<Time> stop_at{};     // asks its first run to stop (set when it starts)
-    std::size_t failures = 0;        // runs that threw so far
-    std::size_t reruns = 0;          // runs lost with their worker so far
+    std::size_t failures = 0;          // runs that threw so far
+    std::size_t reruns = 0;            // runs lost with their worker so far
     bool started = false;
   };
 
@@ -373,9 +373,8 @@ class Controller {
   };
 
   static std::size_t saturating_add(std::size_t a, std::size_t b) {
-    return a > std::numeric_limits<std::size_t>::max() - b
-               ? std::numeric_limits<std::size_t>::max()
-               : a + b;
+    return a > std::numeric_limits<std::size_t>::max() - b ? std::numeric_limits<std::size_t>::max()
+                                                           : a + b;
   }
 
   /// Warm workers that are not retiring: the ones that count toward the target.
@@ -394,7 +393,8 @@ class Controller {
   static constexpr std::chrono::hours longest_span{24 * 365 * 100};
 
   static Time span(std::chrono::milliseconds setting) {
-    return std::chrono::duration_cast<Time>(std::min<std::chrono::milliseconds>(setting, longest_span));
+    return std::chrono::duration_cast<Time>(
+        std::min<std::chrono::milliseconds>(setting, longest_span));
   }
 
   /// `min(max_delay, initial * coefficient^(n-1))` for the n-th consecutive failure.
@@ -772,7 +772,7 @@ class Controller {
 
   std::list<InputRec> pending_;
   std::unordered_map<InputId, std::list<InputRec>::iterator> pending_index_;
-  std::set<std::pair<Time, InputId>> deadlines_;       // pending inputs' deadlines
+  std::set<std::pair<Time, InputId>> deadlines_;  // pending inputs' deadlines
   std::unordered_map<InputId, RunningRec> running_;
   std::set<std::pair<Time, InputId>> stop_deadlines_;  // running first runs' deadlines
   std::unordered_map<InputId, RetryRec> retrying_;     // waiting to run again

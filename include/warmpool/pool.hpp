@@ -34,11 +34,17 @@ namespace warmpool {
 namespace detail {
 
 template <class W>
-concept has_enter = requires(W& w) { w.enter(); };
+concept has_enter = requires(W& w) {
+  w.enter();
+};
 template <class W>
-concept has_enter_snapshot = requires(W& w) { w.enter_snapshot(); };
+concept has_enter_snapshot = requires(W& w) {
+  w.enter_snapshot();
+};
 template <class W>
-concept has_exit = requires(W& w) { w.exit(); };
+concept has_exit = requires(W& w) {
+  w.exit();
+};
 template <class W>
 concept has_healthy = requires(W& w) {
   { w.healthy() } -> std::convertible_to<bool>;
@@ -47,10 +53,9 @@ concept has_healthy = requires(W& w) {
 /// A clock that tells listeners when it moves (like ManualClock): pools handle what
 /// became due inside its `advance()` instead of sleeping.
 template <class Clock>
-concept notifying_clock =
-    requires(const Clock& clock, std::weak_ptr<ClockListener> listener) {
-      clock.subscribe(listener);
-    };
+concept notifying_clock = requires(const Clock& clock, std::weak_ptr<ClockListener> listener) {
+  clock.subscribe(listener);
+};
 
 /// The pool whose worker or housekeeper thread this is, if any (to detect calls from
 /// inside inputs and completion callbacks).
@@ -139,8 +144,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     using R = detail::call_result_t<F, Worker>;
     std::promise<R> promise;
     std::future<R> future = promise.get_future();
-    auto task = make_task(std::forward<F>(f), detail::PromiseSink<R>(std::move(promise)),
-                          options.stop);
+    auto task =
+        make_task(std::forward<F>(f), detail::PromiseSink<R>(std::move(promise)), options.stop);
     if (std::exception_ptr refused = admit(task, options)) std::rethrow_exception(refused);
     return future;
   }
@@ -296,8 +301,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     if constexpr (std::is_default_constructible_v<Worker>) {
       return [] { return std::make_unique<Worker>(); };
     } else {
-      throw std::invalid_argument(
-          "factory must be set when Worker is not default-constructible");
+      throw std::invalid_argument("factory must be set when Worker is not default-constructible");
     }
   }
 
@@ -414,8 +418,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
         return std::make_exception_ptr(cancelled("input was cancelled while pending"));
       case FailReason::pool_closed:
         return std::make_exception_ptr(pool_closed("pool was shut down before the input started"));
-      case FailReason::enter_failed:
-        return nested_enter_failure();
+      case FailReason::enter_failed: return nested_enter_failure();
     }
     return nullptr;
   }
@@ -471,9 +474,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   std::future<Lease<Worker>> request_lease(std::optional<std::chrono::milliseconds> timeout) {
     std::promise<Lease<Worker>> promise;
     auto future = promise.get_future();
-    auto request =
-        std::make_unique<LeaseRequest>(next_input_.fetch_add(1, std::memory_order_relaxed),
-                                       std::move(promise));
+    auto request = std::make_unique<LeaseRequest>(
+        next_input_.fetch_add(1, std::memory_order_relaxed), std::move(promise));
     if (std::exception_ptr refused = admit(request, {.timeout = timeout})) {
       std::rethrow_exception(refused);
     }
@@ -559,9 +561,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     while (const auto next = next_task(host)) {
       TaskBase* task = next->first;
       const bool check_health = next->second;
-      const Outcome outcome = check_health && !healthy(*host.worker)
-                                  ? Outcome::unhealthy
-                                  : task->run(*host.worker);
+      const Outcome outcome =
+          check_health && !healthy(*host.worker) ? Outcome::unhealthy : task->run(*host.worker);
       // When the input runs again (retry, re-run), another thread may own it right away.
       if (std::unique_ptr<Job> ended = end_run(task->id(), outcome)) task->settle();
     }

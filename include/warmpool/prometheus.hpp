@@ -4,9 +4,9 @@
 
 #include <array>
 #include <cstdint>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "stats.hpp"
 
@@ -30,8 +30,7 @@ inline std::string prometheus_label_value(std::string_view raw) {
 }
 
 inline void prometheus_metric(std::string& out, std::string_view name, std::string_view type,
-                              std::string_view help, std::string_view labels,
-                              std::uint64_t value) {
+                              std::string_view help, std::string_view labels, std::uint64_t value) {
   out.append("# HELP warmpool_").append(name).append(" ").append(help).append("\n");
   out.append("# TYPE warmpool_").append(name).append(" ").append(type).append("\n");
   out.append("warmpool_").append(name).append(labels).append(" ");
@@ -60,8 +59,7 @@ inline std::string to_prometheus(const Stats& stats, std::string_view pool_name)
       {"busy", stats.workers_busy},
   }};
   for (const auto& [state, count] : states) {
-    out += "warmpool_workers{" + pool + ",state=\"" + state + "\"} " + std::to_string(count) +
-           "\n";
+    out += "warmpool_workers{" + pool + ",state=\"" + state + "\"} " + std::to_string(count) + "\n";
   }
   const auto gauge = [&](std::string_view name, std::string_view help, std::uint64_t v) {
     detail::prometheus_metric(out, name, "gauge", help, plain, v);

@@ -20,7 +20,8 @@ namespace warmpool {
 /// Plain value type; read it with `Pool::autoscaler()`, change it with
 /// `Pool::update_autoscaler()` or `Pool::keep_warm()`. Example:
 /// @code
-/// warmpool::Autoscaler a{.min_warm = 2, .max_workers = 8, .idle_timeout = std::chrono::seconds(30)};
+/// using namespace std::chrono_literals;
+/// warmpool::Autoscaler a{.min_warm = 2, .max_workers = 8, .idle_timeout = 30s};
 /// @endcode
 struct Autoscaler {
   /// @brief Floor of workers kept warm even with no traffic [min_containers / keep_warm].
@@ -172,8 +173,7 @@ inline std::string describe(std::chrono::milliseconds value) {
 template <class T>
 void require(bool ok, const char* field, const T& value, const std::string& rule) {
   if (!ok) {
-    throw std::invalid_argument(std::string(field) + " (" + describe(value) + ") must be " +
-                                rule);
+    throw std::invalid_argument(std::string(field) + " (" + describe(value) + ") must be " + rule);
   }
 }
 
@@ -203,7 +203,8 @@ inline void validate(const Options& o) {
           ">= boot_backoff.initial_delay (" + describe(b.initial_delay) + ")");
   require(b.multiplier >= 1.0, "boot_backoff.multiplier", b.multiplier, ">= 1");
   validate(o.retries);
-  if (o.max_lifetime) require(o.max_lifetime->count() > 0, "max_lifetime", *o.max_lifetime, "> 0ms");
+  if (o.max_lifetime)
+    require(o.max_lifetime->count() > 0, "max_lifetime", *o.max_lifetime, "> 0ms");
   require(o.lifetime_jitter >= 0.0 && o.lifetime_jitter <= 1.0, "lifetime_jitter",
           o.lifetime_jitter, "in [0, 1]");
   if (o.health_check_after) {

@@ -26,8 +26,9 @@ struct call_result {
 };
 template <class F, class Worker>
 struct call_result<F, Worker, false> {
-  static_assert(std::is_invocable_v<F&, Worker&>,
-                "warmpool: the input must be callable as f(Worker&) or f(Worker&, std::stop_token)");
+  static_assert(
+      std::is_invocable_v<F&, Worker&>,
+      "warmpool: the input must be callable as f(Worker&) or f(Worker&, std::stop_token)");
   using type = std::remove_cvref_t<std::invoke_result_t<F&, Worker&>>;
 };
 
