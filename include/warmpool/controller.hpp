@@ -224,8 +224,8 @@ class Controller {
     } else if (retrying_.contains(input)) {
       remove_retrying(input);
     } else {
-      if (const auto run = running_.find(input); run != running_.end())
-        run->second.cancelled = true;
+      const auto run = running_.find(input);
+      if (run != running_.end()) run->second.cancelled = true;
       return false;
     }
     fail(input, FailReason::cancelled);

@@ -203,8 +203,9 @@ inline void validate(const Options& o) {
           ">= boot_backoff.initial_delay (" + describe(b.initial_delay) + ")");
   require(b.multiplier >= 1.0, "boot_backoff.multiplier", b.multiplier, ">= 1");
   validate(o.retries);
-  if (o.max_lifetime)
+  if (o.max_lifetime) {
     require(o.max_lifetime->count() > 0, "max_lifetime", *o.max_lifetime, "> 0ms");
+  }
   require(o.lifetime_jitter >= 0.0 && o.lifetime_jitter <= 1.0, "lifetime_jitter",
           o.lifetime_jitter, "in [0, 1]");
   if (o.health_check_after) {
