@@ -9,7 +9,7 @@
 #   asan   clang++ RelWithDebInfo  -fsanitize=address,undefined, tests only
 #   tsan   clang++ RelWithDebInfo  -fsanitize=thread, tests only
 #
-# Checks without a build (run only when named, not yet part of the default list):
+# Checks without a build (run first):
 #   docs    doxygen docs/Doxyfile: the API reference, undocumented names are errors
 #   format  scripts/check-format.sh: clang-format --dry-run --Werror
 #   tidy    scripts/tidy.sh: clang-tidy on every public header, warnings are errors

@@ -22,36 +22,14 @@
 
 #include <warmpool/controller.hpp>
 
+#include "controller_support.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
-
-using warmpool::Action;
-using warmpool::Admission;
-using warmpool::Arrival;
-using warmpool::Autoscaler;
-using warmpool::AutoscalerUpdate;
-using warmpool::Controller;
-using warmpool::Drain;
-using warmpool::EvictReason;
-using warmpool::FailReason;
-using warmpool::InputId;
-using warmpool::Options;
-using warmpool::Outcome;
-using warmpool::Retries;
-using warmpool::Stats;
-using warmpool::WorkerId;
-using Kind = Action::Kind;
-using Time = Controller::Time;
+using namespace controller_support;
 
 // ------------------------------------------------------------------ helpers
-
-Options options(Autoscaler autoscaler, std::size_t max_inputs = 1) {
-  Options o;
-  o.autoscaler = autoscaler;
-  o.max_inputs = max_inputs;
-  return o;
-}
 
 /// The actions one event produced, with filters by kind.
 struct Batch {
@@ -112,19 +90,18 @@ Batch drain(Controller& c) {
   return b;
 }
 
+/// Input 1 arrives at 0s and boots a worker, which is warm at 1s and starts it. Returns
+/// that worker; its actions are drained.
+WorkerId start_first_input(Controller& c) {
+  c.input_arrived(0s, 1);
+  const WorkerId w = drain(c).booted().at(0);
+  c.worker_warm(1s, w);
+  drain(c);
+  return w;
+}
+
 using Starts = std::vector<std::pair<InputId, WorkerId>>;
 using Ids = std::vector<std::uint64_t>;
-
-/// Every accepted input ended exactly once (call when nothing is pending, running or
-/// waiting for a retry).
-void check_accounting(const Stats& s) {
-  REQUIRE(s.inputs_pending == 0);
-  REQUIRE(s.inputs_running == 0);
-  REQUIRE(s.inputs_retrying == 0);
-  CHECK(s.inputs_submitted == s.inputs_completed + s.inputs_failed + s.inputs_cancelled +
-                                  s.inputs_timed_out + s.inputs_closed + s.inputs_lost +
-                                  s.inputs_enter_failed);
-}
 
 /// The counters that differ between two snapshots, as "name got/want" (empty: none).
 std::string counter_differences(const Stats& got, const Stats& want) {
@@ -416,10 +393,7 @@ TEST_CASE("idle eviction") {
 
   SUBCASE("idle_timeout 0 evicts the moment a worker goes idle") {
     Controller c(options({.min_warm = 0, .max_workers = 2, .idle_timeout = 0ms}));
-    c.input_arrived(0s, 1);
-    const WorkerId w = drain(c).booted().at(0);
-    c.worker_warm(1s, w);
-    drain(c);
+    const WorkerId w = start_first_input(c);
     c.input_done(2s, 1, Outcome::value);
     CHECK(drain(c).evicted(EvictReason::idle) == Ids{w});
   }
@@ -988,10 +962,7 @@ TEST_CASE("Outcome::lost evicts the worker and boots a replacement if needed") {
 
   SUBCASE("no replacement when the target does not need one") {
     Controller c(no_reruns({.min_warm = 0, .max_workers = 2, .idle_timeout = 60s}));
-    c.input_arrived(0s, 1);
-    const WorkerId w = drain(c).booted().at(0);
-    c.worker_warm(1s, w);
-    drain(c);
+    const WorkerId w = start_first_input(c);
     c.input_done(2s, 1, Outcome::lost);
     const Batch b = drain(c);
     CHECK(b.evicted(EvictReason::lost) == Ids{w});
@@ -1164,10 +1135,7 @@ TEST_CASE("retries: after max_retries failed retries the input ends failed") {
   o.retries = {
       .max_retries = 2, .initial_delay = 0ms, .backoff_coefficient = 2.0, .max_delay = 0ms};
   Controller c(o);
-  c.input_arrived(0s, 1);
-  const WorkerId w = drain(c).booted().at(0);
-  c.worker_warm(1s, w);
-  drain(c);
+  const WorkerId w = start_first_input(c);
 
   // A zero delay: the retry is queued and restarted on the idle worker in the same event.
   CHECK_FALSE(c.input_done(2s, 1, Outcome::exception));
@@ -1192,10 +1160,7 @@ TEST_CASE("retries: a retry joins the back of the pending queue") {
   o.retries = {
       .max_retries = 1, .initial_delay = 10ms, .backoff_coefficient = 2.0, .max_delay = 1s};
   Controller c(o);
-  c.input_arrived(0s, 1);
-  const WorkerId w = drain(c).booted().at(0);
-  c.worker_warm(1s, w);
-  drain(c);
+  const WorkerId w = start_first_input(c);
   c.input_arrived(1s, 2);
   c.input_arrived(1s, 3);
   CHECK(drain(c).empty());
@@ -1258,10 +1223,7 @@ TEST_CASE("retries: cancel fails an input waiting between retries") {
   Options o = options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s});
   o.retries = {.max_retries = 3, .initial_delay = 1s, .backoff_coefficient = 2.0, .max_delay = 10s};
   Controller c(o);
-  c.input_arrived(0s, 1);
-  const WorkerId w = drain(c).booted().at(0);
-  c.worker_warm(1s, w);
-  drain(c);
+  start_first_input(c);
   CHECK_FALSE(c.input_done(2s, 1, Outcome::exception));
   CHECK(c.next_wakeup() == Time(3s));
 
@@ -1621,10 +1583,7 @@ TEST_CASE("shutdown(Drain::finish): retries and re-runs still happen before it f
   Options o = options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s});
   o.retries = {.max_retries = 1, .initial_delay = 1s, .backoff_coefficient = 2.0, .max_delay = 10s};
   Controller c(o);
-  c.input_arrived(0s, 1);
-  const WorkerId w = drain(c).booted().at(0);
-  c.worker_warm(1s, w);
-  drain(c);
+  const WorkerId w = start_first_input(c);
   CHECK_FALSE(c.input_done(2s, 1, Outcome::exception));
   c.shutdown(2s, Drain::finish);
   CHECK(drain(c).evicted(EvictReason::shutdown) == Ids{w});  // idle, nothing pending

@@ -33,80 +33,23 @@ using namespace std::chrono_literals;
 using test_support::error_of;
 using test_support::eventually;
 using test_support::Gate;
+using test_support::holds;
 using test_support::is_ready;
+using test_support::Life;
 using test_support::ready_soon;
+using test_support::submit_blocker;
+using test_support::TestPool;
+using test_support::tracked;
+using test_support::Tracked;
+using test_support::with_max_workers;
 using warmpool::Drain;
 using warmpool::ManualClock;
 using warmpool::Options;
-
-template <class Worker>
-using TestPool = warmpool::Pool<Worker, ManualClock>;
 
 /// A worker with no hooks.
 struct Plain {
   int value = 0;
 };
-
-/// Counts what happens to the workers of one pool.
-struct Life {
-  std::atomic<int> constructed{0};
-  std::atomic<int> entered{0};
-  std::atomic<int> exited{0};
-  std::atomic<int> destroyed{0};
-  std::mutex mutex;
-  std::vector<int> exit_order;  // worker ids, in the order their exit() ran
-};
-
-/// A worker with enter/exit hooks that reports to a Life; ids count from 0.
-struct Tracked {
-  explicit Tracked(Life& l) : life(&l), id(l.constructed++) {}
-  ~Tracked() { ++life->destroyed; }
-  Tracked(const Tracked&) = delete;
-  Tracked& operator=(const Tracked&) = delete;
-  void enter() { ++life->entered; }
-  void exit() {
-    std::lock_guard lock(life->mutex);
-    life->exit_order.push_back(id);
-    ++life->exited;
-  }
-  Life* life;
-  int id;
-  int value = 0;
-};
-
-TestPool<Tracked>::Factory tracked(Life& life) {
-  return [&life] { return std::make_unique<Tracked>(life); };
-}
-
-Options with_max_workers(std::size_t max_workers) {
-  Options o;
-  o.autoscaler.max_workers = max_workers;
-  return o;
-}
-
-/// Submits an input that reports when it started and then waits for `gate`.
-template <class Pool>
-auto submit_blocker(Pool& pool, Gate& started, Gate& gate) {
-  return pool.submit([&started, &gate](auto&) {
-    started.open();
-    return gate.wait();
-  });
-}
-
-/// True when `error` holds an `E`. Reads nothing of the exception, so it is safe on
-/// exceptions made by another thread (unlike doctest's CHECK_THROWS_AS, which reads
-/// what(); see error_of for why that matters under ThreadSanitizer).
-template <class E>
-bool holds(const std::exception_ptr& error) {
-  if (!error) return false;
-  try {
-    std::rethrow_exception(error);
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-  }
-  return false;
-}
 
 template <class E, class Future>
 bool fails_with(Future& f) {

@@ -22,23 +22,12 @@
 
 #include <warmpool/controller.hpp>
 
+#include "controller_support.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
-
-using warmpool::Action;
-using warmpool::Autoscaler;
-using warmpool::Controller;
-using warmpool::Drain;
-using warmpool::EvictReason;
-using warmpool::FailReason;
-using warmpool::InputId;
-using warmpool::Options;
-using warmpool::Outcome;
-using warmpool::Stats;
-using warmpool::WorkerId;
-using Kind = Action::Kind;
-using Time = Controller::Time;
+using namespace controller_support;
 
 // ------------------------------------------------------------------ helpers
 // (Own types, not the ones of controller_test.cpp: doctest printers are specialised
@@ -138,13 +127,6 @@ Batch drain(Controller& c) {
   return b;
 }
 
-Options options(Autoscaler autoscaler, std::size_t max_inputs = 1) {
-  Options o;
-  o.autoscaler = autoscaler;
-  o.max_inputs = max_inputs;
-  return o;
-}
-
 /// Gauges of a snapshot, compared as one printable value.
 struct Gauges {
   std::size_t booting, idle, busy, pending, running;
@@ -156,16 +138,6 @@ struct Gauges {
 };
 Gauges gauges(const Stats& s) {
   return {s.workers_booting, s.workers_idle, s.workers_busy, s.inputs_pending, s.inputs_running};
-}
-
-/// Every accepted input ended exactly once (call when nothing waits or runs).
-void check_accounting(const Stats& s) {
-  REQUIRE(s.inputs_pending == 0);
-  REQUIRE(s.inputs_running == 0);
-  REQUIRE(s.inputs_retrying == 0);
-  CHECK(s.inputs_submitted == s.inputs_completed + s.inputs_failed + s.inputs_cancelled +
-                                  s.inputs_timed_out + s.inputs_closed + s.inputs_lost +
-                                  s.inputs_enter_failed);
 }
 
 /// The lifetime the Controller documents: `max_lifetime` less a fraction in [0, jitter)

@@ -29,68 +29,21 @@ using namespace std::chrono_literals;
 using test_support::eventually;
 using test_support::Gate;
 using test_support::is_ready;
+using test_support::Life;
 using test_support::ready_soon;
+using test_support::TestPool;
+using test_support::tracked;
+using test_support::Tracked;
 using warmpool::ManualClock;
 using warmpool::Options;
 using warmpool::Stats;
 
-template <class Worker>
-using TestPool = warmpool::Pool<Worker, ManualClock>;
-
-/// What happens to the workers of one pool. Worker numbers count from 0 in the order the
-/// factory ran.
-struct Life {
-  std::atomic<int> constructed{0};
-  std::atomic<int> exited{0};
-  std::atomic<int> destroyed{0};
-  /// Workers numbered at least this wait in enter() for `boot_gate` (-1: none waits).
-  std::atomic<int> hold_from{-1};
-  Gate boot_gate;
-  std::mutex mutex;
-  std::vector<int> exit_order;
-
-  std::vector<int> exits() {
-    std::lock_guard lock(mutex);
-    return exit_order;
-  }
-};
-
-/// A worker with enter/exit hooks reporting to a Life.
-struct Tracked {
-  explicit Tracked(Life& l) : life(&l), id(l.constructed++) {}
-  ~Tracked() { ++life->destroyed; }
-  Tracked(const Tracked&) = delete;
-  Tracked& operator=(const Tracked&) = delete;
-  void enter() {
-    const int from = life->hold_from.load();
-    if (from >= 0 && id >= from) life->boot_gate.wait();
-  }
-  void exit() {
-    std::lock_guard lock(life->mutex);
-    life->exit_order.push_back(id);
-    ++life->exited;
-  }
-  Life* life;
-  int id;
-};
-
-TestPool<Tracked>::Factory tracked(Life& life) {
-  return [&life] { return std::make_unique<Tracked>(life); };
-}
-
-/// Health answers and who asked.
-struct Clinic {
-  std::atomic<int> constructed{0};
-  std::atomic<int> exited{0};
-  std::atomic<int> sick{-1};   ///< this worker says it is unhealthy
-  bool throw_instead = false;  ///< ... by throwing (set before the pool starts)
-  std::mutex mutex;
-  std::vector<int> asked;                 ///< workers asked, in order
+/// A Life whose workers also answer health checks: answers and who asked.
+struct Clinic : Life {
+  std::atomic<int> sick{-1};              ///< this worker says it is unhealthy
+  bool throw_instead = false;             ///< ... by throwing (set before the pool starts)
+  std::vector<int> asked;                 ///< workers asked, in order (guarded by `mutex`)
   std::vector<std::thread::id> asked_on;  ///< on which thread
-  std::vector<int> exit_order;
-  /// Workers numbered at least this wait in enter() for `boot_gate` (-1: none waits).
-  std::atomic<int> hold_from{-1};
-  Gate boot_gate;
 
   std::size_t calls() {
     std::lock_guard lock(mutex);
@@ -98,13 +51,9 @@ struct Clinic {
   }
 };
 
-/// A worker with `bool healthy()`.
-struct Checked {
-  explicit Checked(Clinic& c) : clinic(&c), id(c.constructed++) {}
-  void enter() {
-    const int from = clinic->hold_from.load();
-    if (from >= 0 && id >= from) clinic->boot_gate.wait();
-  }
+/// A Tracked worker with `bool healthy()`.
+struct Checked : Tracked {
+  explicit Checked(Clinic& c) : Tracked(c), clinic(&c) {}
   bool healthy() {
     {
       std::lock_guard lock(clinic->mutex);
@@ -115,13 +64,7 @@ struct Checked {
     if (clinic->throw_instead) throw std::runtime_error("health check broke");
     return false;
   }
-  void exit() {
-    std::lock_guard lock(clinic->mutex);
-    clinic->exit_order.push_back(id);
-    ++clinic->exited;
-  }
   Clinic* clinic;
-  int id;
 };
 
 TestPool<Checked>::Factory checked(Clinic& clinic) {

@@ -37,14 +37,14 @@ using test_support::Gate;
 using test_support::holds;
 using test_support::is_ready;
 using test_support::ready_soon;
+using test_support::submit_blocker;
+using test_support::TestPool;
+using test_support::with_max_workers;
 using warmpool::Drain;
 using warmpool::ManualClock;
 using warmpool::Options;
 using warmpool::Retries;
 using warmpool::Stats;
-
-template <class Worker>
-using TestPool = warmpool::Pool<Worker, ManualClock>;
 
 struct Plain {
   int value = 0;
@@ -61,12 +61,6 @@ struct HookError : std::exception {
   explicit HookError(int c) : code(c) {}
   int code;
 };
-
-Options with_max_workers(std::size_t max_workers) {
-  Options o;
-  o.autoscaler.max_workers = max_workers;
-  return o;
-}
 
 /// Declared right after a pool: when a failed REQUIRE unwinds the test, it cancels what
 /// the pool still has waiting, so that the pool's destructor (Drain::finish) cannot wait
@@ -161,15 +155,6 @@ struct Counted {
 
 TestPool<Counted>::Factory counted(Census& census) {
   return [&census] { return std::make_unique<Counted>(census); };
-}
-
-/// Submits an input that reports when it started and then waits for `gate`.
-template <class Pool>
-auto submit_blocker(Pool& pool, Gate& started, Gate& gate) {
-  return pool.submit([&started, &gate](auto&) {
-    started.open();
-    return gate.wait();
-  });
 }
 
 /// An input taking a stop token: publishes the token, then waits (bounded, real time)

@@ -1,18 +1,25 @@
 #pragma once
-// Helpers shared by the threaded-body tests (pool, manual clock, settings).
+// Helpers shared by the threaded-body tests (pool, recycling, reliability, manual clock,
+// settings, chaos).
 //
 // Rules they serve: every duration under test runs on a ManualClock; real time is
 // used only as a generous upper bound ("eventually") for work other threads do.
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <warmpool/warmpool.hpp>
 
 namespace test_support {
 
@@ -79,6 +86,71 @@ class Gate {
   std::once_flag once_;
 };
 
+/// A pool on virtual time.
+template <class Worker>
+using TestPool = warmpool::Pool<Worker, warmpool::ManualClock>;
+
+/// Options with only `autoscaler.max_workers` changed.
+inline warmpool::Options with_max_workers(std::size_t max_workers) {
+  warmpool::Options o;
+  o.autoscaler.max_workers = max_workers;
+  return o;
+}
+
+/// Submits an input that reports when it started and then waits for `gate`.
+template <class Pool>
+auto submit_blocker(Pool& pool, Gate& started, Gate& gate) {
+  return pool.submit([&started, &gate](auto&) {
+    started.open();
+    return gate.wait();
+  });
+}
+
+/// Counts what happens to the workers of one pool. Worker ids count from 0 in the order
+/// the factory ran.
+struct Life {
+  std::atomic<int> constructed{0};
+  std::atomic<int> entered{0};
+  std::atomic<int> exited{0};
+  std::atomic<int> destroyed{0};
+  /// Workers numbered at least this wait in enter() for `boot_gate` (-1: none waits).
+  std::atomic<int> hold_from{-1};
+  Gate boot_gate;
+  std::mutex mutex;
+  std::vector<int> exit_order;  // worker ids, in the order their exit() ran
+
+  std::vector<int> exits() {
+    std::lock_guard lock(mutex);
+    return exit_order;
+  }
+};
+
+/// A worker with enter/exit hooks that reports to a Life.
+struct Tracked {
+  explicit Tracked(Life& l) : life(&l), id(l.constructed++) {}
+  ~Tracked() { ++life->destroyed; }
+  Tracked(const Tracked&) = delete;
+  Tracked& operator=(const Tracked&) = delete;
+  void enter() {
+    ++life->entered;
+    const int from = life->hold_from.load();
+    if (from >= 0 && id >= from) life->boot_gate.wait();
+  }
+  void exit() {
+    std::lock_guard lock(life->mutex);
+    life->exit_order.push_back(id);
+    ++life->exited;
+  }
+  Life* life;
+  int id;
+  int value = 0;
+};
+
+/// A factory of Tracked workers reporting to `life`.
+inline TestPool<Tracked>::Factory tracked(Life& life) {
+  return [&life] { return std::make_unique<Tracked>(life); };
+}
+
 /// True when `error` holds an `E`. Reads nothing of the exception (only its type), so it
 /// is safe on exceptions another thread may still release (see error_of).
 template <class E>
@@ -95,7 +167,16 @@ bool holds(const std::exception_ptr& error) {
 
 /// The number of threads of this process (Linux: /proc/self/status), or -1 if unknown.
 /// A joined thread may stay listed for a moment, so compare with `eventually`.
+/// Threads of this process, or -1 when unknown: no /proc, or ThreadSanitizer, whose
+/// runtime starts a background thread of its own at a time of its choosing.
 inline int live_threads() {
+#if defined(__SANITIZE_THREAD__)
+  return -1;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+  return -1;
+#endif
+#endif
   std::ifstream status("/proc/self/status");
   std::string key;
   while (status >> key) {

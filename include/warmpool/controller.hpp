@@ -288,10 +288,9 @@ class Controller {
   std::optional<Time> next_wakeup() const {
     std::optional<Time> at;
     const auto consider = [&at](Time t) { at = at ? std::min(*at, t) : t; };
-    for (const auto* timers : {&deadlines_, &stop_deadlines_, &retry_at_}) {
+    for (const auto* timers : {&deadlines_, &stop_deadlines_, &retry_at_, &lifetimes_}) {
       if (!timers->empty()) consider(timers->begin()->first);
     }
-    if (!lifetimes_.empty()) consider(lifetimes_.begin()->first);
     const std::size_t target = target_size();
     if (!idle_.empty() && live() > target) {
       consider(workers_.at(idle_.front()).idle_since + span(settings_.idle_timeout));
@@ -303,7 +302,8 @@ class Controller {
 
   /// @brief True after `shutdown` once no worker is live and no input is left.
   bool finished() const {
-    return closed_ && live() == 0 && pending_.empty() && running_.empty() && retrying_.empty();
+    return closed_ && booting_ + warm_ == 0 && pending_.empty() && running_.empty() &&
+           retrying_.empty();
   }
 
   /// @brief True once `shutdown` was called.
