@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Prints one table from Google Benchmark JSON files (the medians of the repetitions),
+with ratios against the best peer and the floor, then the targets of issue 6.
+
+Usage: benchmarks/report.py results/*.json   (run by scripts/bench.sh)
+"""
+import json
+import sys
+
+# group -> (metric, higher is better, unit label)
+METRICS = {
+    "warm": ("p50_ns", False, "p50 ns"),
+    "throughput": ("items_per_second", True, "items/s"),
+    "cold": ("p50_ns", False, "p50 ns"),
+    "controller": ("ns_per_event", False, "ns/event"),
+}
+
+
+def load(paths):
+    rows = {}
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        for b in data["benchmarks"]:
+            if b.get("aggregate_name", "median") != "median":
+                continue
+            name = b["run_name"]
+            for suffix in ("/manual_time", "/real_time"):
+                name = name.removesuffix(suffix)
+            group, impl, *args = name.split("/")
+            if "items_per_second" in b:
+                b["ns_per_event"] = 1e9 / b["items_per_second"]
+            rows[(group, "/".join(args), impl)] = b
+    return rows
+
+
+def fmt(value):
+    if value >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if value >= 1e4:
+        return f"{value / 1e3:.1f}k"
+    return f"{value:.1f}"
+
+
+def main(paths):
+    rows = load(paths)
+    cases = sorted({(g, a) for g, a, _ in rows}, key=lambda c: (list(METRICS).index(c[0]), c[1]))
+    print(f"{'benchmark':<44} {'value':>10} {'unit':<9} {'p99 ns':>9} {'vs best peer':>13} "
+          f"{'vs floor':>9}")
+    print("-" * 99)
+    best = {}
+    for group, args in cases:
+        metric, higher, unit = METRICS[group]
+        impls = {i: b for (g, a, i), b in rows.items() if (g, a) == (group, args)}
+        peers = [b[metric] for i, b in impls.items() if i != "warmpool" and
+                 not i.startswith("floor")]
+        floors = [b[metric] for i, b in impls.items() if i.startswith("floor")]
+        best_peer = (max if higher else min)(peers) if peers else None
+        best[(group, args)] = (impls, best_peer)
+        for impl in sorted(impls, key=lambda i: (i != "warmpool", i)):
+            b = impls[impl]
+            value = b[metric]
+            p99 = fmt(b["p99_ns"]) if "p99_ns" in b else ""
+            vs_peer = f"{value / best_peer:.2f}x" if best_peer else ""
+            vs_floor = f"{value / floors[0]:.2f}x" if floors else ""
+            label = "/".join(x for x in (group, impl, args) if x)
+            print(f"{label:<44} {fmt(value):>10} {unit:<9} {p99:>9} {vs_peer:>13} {vs_floor:>9}")
+        print()
+
+    print("Issue 6 targets (this run):")
+    checks = []
+    for (group, args), (impls, best_peer) in sorted(best.items()):
+        wp = impls.get("warmpool")
+        if group == "warm" and wp:
+            r = wp["p50_ns"] / best_peer
+            checks.append((f"1 warm p50 <= 0.5x best peer", r <= 0.5, f"{r:.2f}x"))
+        if group == "throughput" and wp:
+            r = wp["items_per_second"] / best_peer
+            ra = wp["items_per_second"] / impls["asio"]["items_per_second"]
+            checks.append((f"2 throughput {args}: >= best peer and >= 1.5x asio",
+                           r >= 1 and ra >= 1.5, f"{r:.2f}x best peer, {ra:.2f}x asio"))
+        if group == "cold" and wp:
+            r = wp["p50_ns"] / impls["floor_thread"]["p50_ns"]
+            checks.append(("3 cold start p50 <= 1.5x thread create+join", r <= 1.5, f"{r:.2f}x"))
+    ctl = {a: b for (g, a, i), b in rows.items() if g == "controller"}
+    if "workers:100" in ctl and "workers:100000" in ctl:
+        r = ctl["workers:100000"]["ns_per_event"] / ctl["workers:100"]["ns_per_event"]
+        checks.append(("4 controller ns/event at 100k <= 2x at 100", r <= 2, f"{r:.2f}x"))
+    for what, ok, detail in sorted(checks):
+        print(f"  {'PASS' if ok else 'FAIL'}  {what:<58} {detail}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
