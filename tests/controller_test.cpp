@@ -2495,3 +2495,14 @@ TEST_CASE("an input cancelled while it runs is not run again") {
     check_accounting(s);
   }
 }
+
+TEST_CASE("an input's own retries are validated and a refused one changes nothing") {
+  Controller c(options({.min_warm = 0, .max_workers = 1}));
+  const Arrival bad{.retries = Retries{.max_retries = 1, .backoff_coefficient = 0.5}};
+  CHECK_THROWS_WITH_AS(c.input_arrived(0s, 1, bad),
+                       "retries.backoff_coefficient (0.500000) must be >= 1",
+                       std::invalid_argument);
+  CHECK(drain(c).empty());
+  CHECK(c.stats().inputs_submitted == 0);
+  CHECK(c.stats().inputs_pending == 0);
+}

@@ -139,7 +139,9 @@ class Controller {
   ///
   /// An input that finds a free warm worker starts at once whatever its deadline, so a
   /// zero timeout means "start now or fail".
+  /// @throws std::invalid_argument (and changes nothing) for invalid `arrival.retries`.
   Admission input_arrived(Time now, InputId input, Arrival arrival = {}) {
+    if (arrival.retries) detail::validate(*arrival.retries);
     advance_to(now);
     expire_deadlines();  // an input past its deadline no longer holds a place in the queue
     if (closed_) return reject(Admission::closed);

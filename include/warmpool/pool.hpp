@@ -577,7 +577,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     return next;
   }
 
-  /// Asks `Worker::healthy()`; a throwing check counts as unhealthy.
+  /// Asks `Worker::healthy()`; a throwing check counts as unhealthy, and a Worker without
+  /// one is always healthy (the constructor refuses `health_check_after` for it anyway).
   static bool healthy(Worker& worker) noexcept {
     if constexpr (detail::has_healthy<Worker>) {
       try {
@@ -586,7 +587,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
         return false;
       }
     } else {
-      return true;  // unreachable: the constructor refuses health_check_after without it
+      return true;
     }
   }
 

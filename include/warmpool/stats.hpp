@@ -10,7 +10,7 @@ namespace warmpool {
 /// @brief A consistent snapshot of one pool, taken under its lock by `Pool::stats()`.
 ///
 /// Gauges describe the moment of the snapshot; counters only grow. Every accepted
-/// input ends exactly once, so once nothing is pending or running:
+/// input ends exactly once, so once nothing is pending, running or retrying:
 /// `inputs_submitted == inputs_completed + inputs_failed + inputs_cancelled +
 /// inputs_timed_out + inputs_closed + inputs_lost + inputs_enter_failed`.
 /// Inputs refused at submit are counted in `inputs_rejected` only. Example:
