@@ -13,6 +13,7 @@ METRICS = {
     "throughput": ("items_per_second", True, "items/s"),
     "cold": ("p50_ns", False, "p50 ns"),
     "controller": ("ns_per_event", False, "ns/event"),
+    "snapshot": ("p50_ns", False, "p50 ns"),
 }
 
 

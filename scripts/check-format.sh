@@ -4,7 +4,7 @@
 # Usage: scripts/check-format.sh [--fix]
 #   --fix  reformat the files in place instead of checking them
 #
-# Files: include/, tests/, examples/, benchmarks/, test_package/ (*.hpp, *.cpp).
+# Files: include/, tests/, examples/, benchmarks/, test_package/, tools/ (*.hpp, *.cpp).
 # Environment: CLANG_FORMAT  the clang-format binary (default: clang-format).
 # clang-format's output differs between major versions; CI uses Debian 12's (14).
 set -euo pipefail
@@ -19,7 +19,7 @@ main() {
     { echo "error: ${CLANG_FORMAT} not found (Debian: apt-get install clang-format)" >&2; return 2; }
 
   local -a files=()
-  mapfile -t files < <(find include tests examples benchmarks test_package \
+  mapfile -t files < <(find include tests examples benchmarks test_package tools \
                          -type f \( -name '*.hpp' -o -name '*.cpp' \) 2>/dev/null | sort)
   [[ ${#files[@]} -gt 0 ]] || { echo "error: no C++ files found" >&2; return 2; }
 

@@ -18,6 +18,8 @@ readonly BASE_PACKAGES=(
   doxygen              # API reference: scripts/test.sh docs
   clang-format         # scripts/check-format.sh
   clang-tidy           # scripts/tidy.sh
+  libasio-dev          # standalone asio, for examples/http_server.cpp only
+  curl                 # scripts/check-http-server.sh
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }

@@ -9,50 +9,20 @@
 #include <cstdint>
 #include <limits>
 #include <list>
+#include <memory>
 #include <optional>
 #include <set>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "events.hpp"
+#include "keep_alive.hpp"
+#include "lifecycle.hpp"
 #include "settings.hpp"
 #include "stats.hpp"
 
 namespace warmpool {
-
-/// @brief Identifies a worker; assigned by the Controller in its `boot` action.
-using WorkerId = std::uint64_t;
-/// @brief Identifies an input; chosen by the caller, unique within one Controller.
-using InputId = std::uint64_t;
-
-/// @brief Why a warm worker was stopped.
-enum class EvictReason {
-  idle,       ///< idle for `idle_timeout` while the pool was above its target
-  surplus,    ///< above `max_workers` after it was lowered
-  lost,       ///< its input reported `worker_lost` (or a lease was discarded)
-  shutdown,   ///< the pool is shutting down
-  lifetime,   ///< retired after `Options::max_lifetime`
-  uses,       ///< retired after `Options::max_uses` inputs
-  unhealthy,  ///< `healthy()` returned false before it took an input
-};
-
-/// @brief Why the Controller failed an input that never ran.
-enum class FailReason {
-  timeout,       ///< not started before its deadline
-  cancelled,     ///< its stop token was triggered while pending
-  pool_closed,   ///< pending at `shutdown(Drain::cancel)`
-  enter_failed,  ///< `max_boot_failures` consecutive boots failed while it waited
-};
-
-/// @brief How a started input ended, as reported by the body to the Controller.
-enum class Outcome {
-  value,      ///< returned normally (or a lease was given back)
-  exception,  ///< threw an ordinary exception: retried while its `Retries` allow
-  lost,       ///< threw `worker_lost`: the worker is evicted, the input re-run elsewhere
-  discarded,  ///< a lease was discarded: the worker is evicted, the lease has ended
-  unhealthy,  ///< the health check before the run failed: the worker is evicted and the
-              ///< input queued again at the front (it did not run)
-};
 
 /// @brief What the Controller asks its body to do.
 struct Action {
@@ -129,7 +99,9 @@ class Controller {
         max_lifetime_(options.max_lifetime),
         lifetime_jitter_(options.lifetime_jitter),
         max_uses_(options.max_uses),
-        health_check_after_(options.health_check_after) {
+        health_check_after_(options.health_check_after),
+        keep_alive_(options.keep_alive),
+        record_events_(static_cast<bool>(options.on_event)) {
     detail::validate(options);
   }
 
@@ -147,7 +119,9 @@ class Controller {
     if (closed_) return reject(Admission::closed);
     if (pending_.size() >= max_pending_) return reject(Admission::queue_full);
     ++counters_.inputs_submitted;
-    InputRec rec{.id = input, .deadline = arrival.deadline, .retries = arrival.retries};
+    end_idle_period();
+    InputRec rec{
+        .id = input, .deadline = arrival.deadline, .retries = arrival.retries, .queued_at = now_};
     if (arrival.cancelled) {
       fail(input, FailReason::cancelled);
     } else if (const std::optional<WorkerId> worker = free_worker()) {
@@ -167,6 +141,10 @@ class Controller {
     --booting_;
     ++warm_;
     consecutive_boot_failures_ = 0;
+    boot_time_.record(now_ - rec.boot_at);
+    if (record_events_) {
+      emit({.kind = EventKind::worker_warm, .worker = worker, .boot_time = now_ - rec.boot_at});
+    }
     if (max_lifetime_) {
       rec.retire_at = now_ + lifetime_of(worker);
       lifetimes_.emplace(rec.retire_at, worker);
@@ -178,6 +156,10 @@ class Controller {
   /// @brief Worker `worker` failed to boot (factory or enter hook threw); it is gone.
   void boot_failed(Time now, WorkerId worker) {
     advance_to(now);
+    if (record_events_) {
+      const Time boot_time = now_ - workers_.at(worker).boot_at;
+      emit({.kind = EventKind::boot_failed, .worker = worker, .boot_time = boot_time});
+    }
     workers_.erase(worker);
     --booting_;
     ++counters_.boot_failures;
@@ -208,8 +190,21 @@ class Controller {
     if (const auto at = std::exchange(run.input.stop_at, std::nullopt)) {
       stop_deadlines_.erase({*at, input});
     }
+    const Time run_time = now_ - run.started_at;
+    if (outcome != Outcome::unhealthy) {  // an unhealthy "run" never ran the input
+      (run.first_on_worker ? first_input_ : later_input_).record(run_time);
+    }
+    const std::size_t finished_event = events_.size();
+    if (record_events_) {
+      emit({.kind = EventKind::input_finished,
+            .worker = run.worker,
+            .input = input,
+            .outcome = outcome,
+            .run_time = run_time});
+    }
     vacate(run.worker, outcome);
     const bool ended = conclude(run.input, outcome, run.cancelled);
+    if (record_events_) events_[finished_event].ended = ended;
     reconcile();
     return ended;
   }
@@ -248,6 +243,7 @@ class Controller {
     Autoscaler next = detail::merged(settings_, update);
     advance_to(now);
     settings_ = next;
+    if (record_events_) emit({.kind = EventKind::settings_changed, .settings = settings_});
     reconcile();
     return settings_;
   }
@@ -295,8 +291,9 @@ class Controller {
     }
     const std::size_t target = target_size();
     if (!idle_.empty() && live() > target) {
-      consider(workers_.at(idle_.front()).idle_since + span(settings_.idle_timeout));
+      consider(workers_.at(idle_.front()).idle_since + idle_timeout());
     }
+    if (const std::optional<Time> change = next_policy_change()) consider(*change);
     // A boot held back by backoff; due now if an event that changed nothing moved time on.
     if (live() < target) consider(std::max(next_boot_at_, now_));
     return at;
@@ -320,20 +317,52 @@ class Controller {
     const std::size_t demand = work / max_inputs_ + (work % max_inputs_ != 0 ? 1 : 0);
     if (closed_) return std::min(settings_.max_workers, demand);
     const std::size_t wanted = demand == 0 ? 0 : saturating_add(demand, settings_.buffer);
-    return std::min(settings_.max_workers, std::max(settings_.min_warm, wanted));
+    return std::min(settings_.max_workers, std::max({settings_.min_warm, wanted, policy_floor()}));
   }
 
-  /// @brief Gauges and counters as of the last event.
-  Stats stats() const {
+  /// @brief Gauges, counters, time totals (up to `now`) and latency summaries.
+  ///
+  /// `enter_hooks` stays empty: only the body sees the hooks.
+  Stats stats(Time now) const {
     Stats s = counters_;
     s.workers_booting = booting_;
-    s.workers_idle = idle_.size() + retired_.size();
+    s.workers_idle = idle_count();
     s.workers_busy = warm_ - s.workers_idle;
     s.target_workers = target_size();
     s.inputs_pending = pending_.size();
     s.inputs_running = running_.size();
     s.inputs_retrying = retrying_.size();
+    s.autoscaler = settings_;
+    s.max_inputs = max_inputs_;
+    s.max_pending = max_pending_;
+    const double unaccounted = std::chrono::duration<double>(std::max(now - now_, Time{0})).count();
+    s.idle_worker_seconds += unaccounted * static_cast<double>(s.workers_idle);
+    s.busy_worker_seconds += unaccounted * static_cast<double>(s.workers_busy);
+    s.queue_wait = queue_wait_.summary();
+    s.boot_time = boot_time_.summary();
+    s.first_input = first_input_.summary();
+    s.later_input = later_input_.summary();
     return s;
+  }
+
+  /// @brief `stats(now)` as of the last event.
+  Stats stats() const { return stats(now_); }
+
+  /// @brief Every live worker (booting, warm or retiring), by id.
+  std::vector<WorkerInfo> workers(Time now) const {
+    std::vector<WorkerInfo> out;
+    out.reserve(workers_.size());
+    for (const auto& [id, rec] : workers_) out.push_back(describe(id, rec, std::max(now, now_)));
+    std::sort(out.begin(), out.end(),
+              [](const WorkerInfo& a, const WorkerInfo& b) { return a.id < b.id; });
+    return out;
+  }
+
+  /// @brief Moves the events recorded since the last call into `out` (cleared first).
+  /// Events are recorded only when `Options::on_event` is set.
+  void take_events(std::vector<Event>& out) {
+    out.clear();
+    out.swap(events_);
   }
 
  private:
@@ -346,6 +375,7 @@ class Controller {
     Time idle_since{};
     Shelf shelf = Shelf::none;
     std::list<WorkerId>::iterator place{};
+    Time boot_at{};                         // when its boot was decided
     std::size_t uses = 0;                   // inputs started on it
     Time retire_at{};                       // end of its lifetime (with max_lifetime)
     std::optional<EvictReason> retiring{};  // lifetime or uses, once due
@@ -360,11 +390,14 @@ class Controller {
     std::size_t failures = 0;          // runs that threw so far
     std::size_t reruns = 0;            // runs lost with their worker so far
     bool started = false;
+    Time queued_at{};  // when it last joined the queue
   };
 
   struct RunningRec {
     WorkerId worker;
     InputRec input;
+    Time started_at{};
+    bool first_on_worker = false;
     bool stopped = false;    // this run was asked to stop (at most once per run)
     bool cancelled = false;  // its caller cancelled it while it ran: it does not run again
   };
@@ -383,7 +416,87 @@ class Controller {
   std::size_t serving() const { return warm_ - retiring_; }
   std::size_t live() const { return booting_ + serving(); }
 
-  void advance_to(Time now) { now_ = std::max(now_, now); }
+  /// Moves time on, adding the interval to the idle and busy worker-seconds.
+  void advance_to(Time now) {
+    if (now <= now_) return;
+    const double seconds = std::chrono::duration<double>(now - now_).count();
+    const std::size_t idle = idle_count();
+    counters_.idle_worker_seconds += seconds * static_cast<double>(idle);
+    counters_.busy_worker_seconds += seconds * static_cast<double>(warm_ - idle);
+    now_ = now;
+  }
+
+  std::size_t idle_count() const { return idle_.size() + retired_.size(); }
+
+  void emit(Event event) {
+    event.time = now_;
+    events_.push_back(std::move(event));
+  }
+
+  static WorkerInfo describe(WorkerId id, const WorkerRec& rec, Time now) {
+    WorkerInfo info{.id = id,
+                    .age = now - rec.boot_at,
+                    .inputs_served = rec.uses,
+                    .inputs_running = rec.running};
+    if (rec.state == WorkerState::booting) {
+      info.state = WorkerInfo::State::booting;
+    } else if (rec.retiring) {
+      info.state = WorkerInfo::State::retiring;
+    } else {
+      info.state = rec.running > 0 ? WorkerInfo::State::busy : WorkerInfo::State::idle;
+    }
+    if (rec.state == WorkerState::warm && rec.running == 0) info.idle_since = rec.idle_since;
+    return info;
+  }
+
+  // ---- keep-alive policy: idle periods of the whole pool
+
+  /// A drained pool (nothing running, pending or retrying) and what the policy decided
+  /// for it: release capacity until `prewarm_after`, hold `capacity` until `keep_until`.
+  struct IdlePeriod {
+    Time since;
+    std::optional<KeepAliveWindows> windows;
+    std::size_t capacity;
+  };
+
+  /// Starts an idle period once the pool has drained (only with a policy).
+  void note_drained() {
+    if (!keep_alive_ || idle_period_ || closed_ || counters_.inputs_submitted == 0) return;
+    if (!running_.empty() || !pending_.empty() || !retrying_.empty()) return;
+    idle_period_ = IdlePeriod{now_, keep_alive_->windows(), live()};
+  }
+
+  /// An arrival ends the idle period; the policy learns its length.
+  void end_idle_period() {
+    if (!idle_period_) return;
+    keep_alive_->record_idle_gap(now_ - idle_period_->since);
+    idle_period_.reset();
+  }
+
+  /// The capacity the policy holds now (0 outside its window or without a decision).
+  std::size_t policy_floor() const {
+    if (!idle_period_ || !idle_period_->windows) return 0;
+    const Time elapsed = now_ - idle_period_->since;
+    const KeepAliveWindows& w = *idle_period_->windows;
+    return elapsed >= w.prewarm_after && elapsed < w.keep_until ? idle_period_->capacity : 0;
+  }
+
+  /// When the policy floor changes next, if it still will.
+  std::optional<Time> next_policy_change() const {
+    if (!idle_period_ || !idle_period_->windows) return std::nullopt;
+    for (const Time offset :
+         {idle_period_->windows->prewarm_after, idle_period_->windows->keep_until}) {
+      if (idle_period_->since + offset > now_) return idle_period_->since + offset;
+    }
+    return std::nullopt;
+  }
+
+  /// The idle timeout in force: while a policy's decision governs an idle period, the
+  /// policy floor alone keeps workers, so those above it go at once.
+  Time idle_timeout() const {
+    if (idle_period_ && idle_period_->windows) return Time{0};
+    return span(settings_.idle_timeout);
+  }
 
   Admission reject(Admission why) {
     ++counters_.inputs_rejected;
@@ -496,6 +609,8 @@ class Controller {
   /// Queues an input at the back (or, for a re-run after a lost worker, at the front).
   void enqueue(InputRec rec, bool first = false) {
     const InputId input = rec.id;
+    rec.queued_at = now_;
+    if (record_events_) emit({.kind = EventKind::input_queued, .input = input});
     if (!rec.started && rec.deadline) deadlines_.emplace(*rec.deadline, input);
     const auto place = pending_.insert(first ? pending_.begin() : pending_.end(), rec);
     pending_index_.emplace(input, place);
@@ -522,6 +637,7 @@ class Controller {
       case FailReason::pool_closed: ++counters_.inputs_closed; break;
       case FailReason::enter_failed: ++counters_.inputs_enter_failed; break;
     }
+    if (record_events_) emit({.kind = EventKind::input_failed, .input = input, .fail_reason = why});
     actions_.push_back({.kind = Action::Kind::fail, .input = input, .fail_reason = why});
   }
 
@@ -659,15 +775,29 @@ class Controller {
     WorkerRec& rec = workers_.at(worker);
     const bool check_health = health_check_after_ && rec.running == 0 &&
                               now_ - rec.idle_since >= span(*health_check_after_);
+    const bool first_on_worker = rec.uses == 0;
     ++rec.running;
-    if (max_uses_ != 0 && ++rec.uses >= max_uses_) retire(worker, rec, EvictReason::uses);
+    if (++rec.uses >= max_uses_ && max_uses_ != 0) retire(worker, rec, EvictReason::uses);
     if (rec.retiring || rec.running == max_inputs_) {
       unshelve(rec);
     } else if (rec.shelf != Shelf::partial) {
       shelve(worker, rec, Shelf::partial);
     }
-    running_.emplace(id, RunningRec{worker, input});
-    if (cold) ++counters_.cold_inputs;
+    const Time queue_wait = now_ - input.queued_at;
+    queue_wait_.record(queue_wait);
+    running_.emplace(id, RunningRec{.worker = worker,
+                                    .input = input,
+                                    .started_at = now_,
+                                    .first_on_worker = first_on_worker});
+    ++(cold ? counters_.cold_inputs : counters_.warm_inputs);
+    if (record_events_) {
+      emit({.kind = EventKind::input_started,
+            .worker = worker,
+            .input = id,
+            .queue_wait = queue_wait,
+            .cold = cold,
+            .first_on_worker = first_on_worker});
+    }
     actions_.push_back({.kind = Action::Kind::start,
                         .worker = worker,
                         .input = id,
@@ -686,6 +816,7 @@ class Controller {
     expire_lifetimes();
     evict_surplus();
     dispatch(warmed);
+    note_drained();
     boot_up_to_target();
     evict_down_to_target();
   }
@@ -695,9 +826,10 @@ class Controller {
     if (live() >= target || now_ < next_boot_at_) return;
     while (live() < target) {
       const WorkerId worker = next_worker_id_++;
-      workers_.emplace(worker, WorkerRec{});
+      workers_.emplace(worker, WorkerRec{.boot_at = now_});
       ++booting_;
       ++counters_.boots;
+      if (record_events_) emit({.kind = EventKind::boot_started, .worker = worker});
       actions_.push_back({.kind = Action::Kind::boot, .worker = worker});
     }
   }
@@ -725,12 +857,25 @@ class Controller {
         evict(worker, EvictReason::surplus);
       } else if (closed_) {
         evict(worker, EvictReason::shutdown);
-      } else if (now_ - rec.idle_since >= span(settings_.idle_timeout)) {
+      } else if (now_ - rec.idle_since >= idle_timeout()) {
         evict(worker, EvictReason::idle);
       } else {
         return;
       }
     }
+  }
+
+  std::uint64_t& evicted_counter(EvictReason why) {
+    switch (why) {
+      case EvictReason::idle: return counters_.evicted_idle;
+      case EvictReason::surplus: return counters_.evicted_surplus;
+      case EvictReason::lost: return counters_.evicted_lost;
+      case EvictReason::shutdown: return counters_.evicted_shutdown;
+      case EvictReason::lifetime: return counters_.evicted_lifetime;
+      case EvictReason::uses: return counters_.evicted_uses;
+      case EvictReason::unhealthy: break;
+    }
+    return counters_.evicted_unhealthy;
   }
 
   void evict(WorkerId worker, EvictReason why) {
@@ -741,6 +886,10 @@ class Controller {
     workers_.erase(worker);
     --warm_;
     ++counters_.evictions;
+    ++evicted_counter(why);
+    if (record_events_) {
+      emit({.kind = EventKind::worker_evicted, .worker = worker, .evict_reason = why});
+    }
     actions_.push_back({.kind = Action::Kind::evict, .worker = worker, .evict_reason = why});
   }
 
@@ -755,6 +904,8 @@ class Controller {
   double lifetime_jitter_;
   std::size_t max_uses_;
   std::optional<std::chrono::milliseconds> health_check_after_;
+  std::shared_ptr<KeepAlivePolicy> keep_alive_;
+  bool record_events_;
 
   Time now_{};
   bool closed_ = false;
@@ -780,8 +931,15 @@ class Controller {
   std::unordered_map<InputId, RetryRec> retrying_;     // waiting to run again
   std::set<std::pair<Time, InputId>> retry_at_;
 
+  std::optional<IdlePeriod> idle_period_;  // with a keep-alive policy, while drained
+
   Stats counters_;
+  Histogram queue_wait_;
+  Histogram boot_time_;
+  Histogram first_input_;
+  Histogram later_input_;
   std::vector<Action> actions_;
+  std::vector<Event> events_;
 };
 
 }  // namespace warmpool

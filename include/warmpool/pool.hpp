@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
@@ -24,9 +25,12 @@
 #include "controller.hpp"
 #include "detail/job.hpp"
 #include "errors.hpp"
+#include "events.hpp"
+#include "histogram.hpp"
 #include "lease.hpp"
 #include "manual_clock.hpp"
 #include "result.hpp"
+#include "schedule.hpp"
 #include "settings.hpp"
 #include "stats.hpp"
 
@@ -69,9 +73,10 @@ inline thread_local const void* current_pool = nullptr;
 /// own (with more than one, the handler must be thread-safe). A worker boots on its
 /// own thread: the factory constructs it, then `enter_snapshot()`, `enter()` (members
 /// found by concepts; both optional) and `Options::enter_hooks` run in order; only then
-/// is it warm. When it is evicted or the pool shuts down, `exit()` and
-/// `Options::exit_hooks` run on that thread, exactly once per worker that became warm.
-/// All lifecycle decisions are made by a `Controller`; the durations it uses are
+/// is it warm. With `Options::snapshot`, only the first boot constructs and runs
+/// `enter_snapshot()`; later boots copy that snapshot and run the rest. When it is evicted or the
+/// pool shuts down, `exit()` and `Options::exit_hooks` run on that thread, exactly once per worker
+/// that became warm. All lifecycle decisions are made by a `Controller`; the durations it uses are
 /// measured with `Clock` (pass a `ManualClock` for deterministic tests).
 ///
 /// Thread-safety: every public member may be called from any thread concurrently,
@@ -106,9 +111,14 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       : options_(std::move(options)),
         factory_(default_factory(std::move(factory))),
         clock_(std::move(clock)),
-        controller_(options_) {
+        controller_(options_),
+        hook_names_(enter_hook_names(options_)) {
+    for (std::size_t i = 0; i < hook_names_.size(); ++i) hook_times_.emplace_back();
     if (options_.health_check_after && !detail::has_healthy<Worker>) {
       throw std::invalid_argument("health_check_after is set but Worker has no bool healthy()");
+    }
+    if (options_.snapshot && !std::is_copy_constructible_v<Worker>) {
+      throw std::invalid_argument("snapshot is set but Worker is not copy-constructible");
     }
     if constexpr (detail::notifying_clock<Clock>) {
       listener_ = std::make_shared<TimeListener>(*this);
@@ -116,6 +126,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     }
     housekeeper_ = std::thread([this] { housekeep(); });
     react([](Controller& c, Controller::Time now) { c.tick(now); });
+    if (options_.schedule) set_schedule(options_.schedule);
   }
 
   Pool(const Pool&) = delete;
@@ -197,13 +208,47 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// @brief The floor of warm workers in force.
   std::size_t keep_warm() const { return autoscaler().min_warm; }
 
-  /// @brief Changes some autoscaler settings; effective at once.
+  /// @brief Changes some autoscaler settings; effective at once. With a schedule, a new
+  /// `min_warm` holds until the schedule's next boundary.
   /// @return The settings now in force.
   /// @throws std::invalid_argument naming the bad field (nothing changes).
   Autoscaler update_autoscaler(AutoscalerUpdate update) {
     Autoscaler now_in_force;
-    react([&](Controller& c, Controller::Time now) { now_in_force = c.update(now, update); });
+    react([&](Controller& c, Controller::Time now) {
+      now_in_force = c.update(now, update);
+      if (update.min_warm && floor_) {
+        floor_->set_manual(*update.min_warm, wall_now());
+        plan_floor_change(now);
+      }
+    });
     return now_in_force;
+  }
+
+  /// @brief Sets (or, with no value, removes) the keep_warm schedule; effective at once:
+  /// `min_warm` takes the schedule's value for this time of day (clamped to `max_workers`)
+  /// and follows it from then on. A manual `keep_warm` in force is dropped. Removing the
+  /// schedule leaves `min_warm` as it is.
+  /// Thread-safety: any thread. Example:
+  /// @code
+  /// pool.set_schedule(warmpool::Schedule::utc().between("06:00", "18:00", 3).otherwise(0));
+  /// @endcode
+  void set_schedule(std::optional<Schedule> schedule) {
+    react([&](Controller& c, Controller::Time now) {
+      if (!schedule) {
+        floor_.reset();
+        floor_change_at_.reset();
+        return;
+      }
+      floor_.emplace(std::move(*schedule));
+      follow_floor(c, now);
+    });
+  }
+
+  /// @brief The keep_warm schedule in force, if any.
+  std::optional<Schedule> schedule() const {
+    std::lock_guard lock(mutex_);
+    if (!floor_) return std::nullopt;
+    return floor_->schedule();
   }
 
   /// @brief The autoscaler settings in force.
@@ -212,12 +257,28 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     return controller_.autoscaler();
   }
 
-  /// @brief A consistent snapshot of gauges and counters.
+  /// @brief A consistent snapshot of gauges, counters, time totals (up to now) and
+  /// latency summaries, including each enter hook's time. Its cost does not grow with
+  /// the number of inputs served.
   Stats stats() const {
-    std::lock_guard lock(mutex_);
-    Stats s = controller_.stats();
-    s.exit_failures = exit_failures_;
+    Stats s;
+    {
+      std::lock_guard lock(mutex_);
+      s = controller_.stats(now());
+      s.exit_failures = exit_failures_;
+    }
+    for (std::size_t i = 0; i < hook_names_.size(); ++i) {
+      s.enter_hooks.push_back({hook_names_[i], hook_times_[i].summary()});
+    }
     return s;
+  }
+
+  /// @brief A snapshot of every live worker (booting, warm or retiring), by id: its state,
+  /// age, inputs served and, when idle, since when.
+  /// Thread-safety: any thread.
+  std::vector<WorkerInfo> workers() const {
+    std::lock_guard lock(mutex_);
+    return controller_.workers(now());
   }
 
   /// @brief Stops accepting inputs and stops every worker, waiting until all are gone.
@@ -256,8 +317,9 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     std::deque<std::pair<TaskBase*, bool>> mailbox;  // a task, and whether to check health
     std::size_t leases = 0;  // leases out on this worker; it is not destroyed before 0
     bool stopping = false;
-    std::thread first;                // boots, serves, runs exit hooks
-    std::vector<std::thread> others;  // serve only (max_inputs > 1)
+    std::thread first;                   // boots, serves, runs exit hooks
+    std::vector<std::thread> others;     // serve only (max_inputs > 1)
+    std::vector<Time> enter_hook_times;  // for the worker_warm event
   };
 
   /// A lease request that a worker was given to.
@@ -283,7 +345,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     void on_clock_moved() override {
       std::lock_guard lock(mutex_);
       if (pool_ != nullptr) {
-        pool_->react([](Controller& c, Time now) { c.tick(now); });
+        Pool& pool = *pool_;
+        pool.react([&pool](Controller& c, Time now) { pool.on_time(c, now); });
       }
     }
     void detach() {
@@ -316,6 +379,53 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   Time now() const { return std::chrono::duration_cast<Time>(clock_.now().time_since_epoch()); }
 
+  // ------------------------------------------------------------ time
+
+  /// Time moved on: a due change of the scheduled floor first, then the Controller's timers.
+  void on_time(Controller& c, Time now) {
+    if (floor_change_at_ && *floor_change_at_ <= now) follow_floor(c, now);
+    c.tick(now);
+  }
+
+  /// The earliest moment something is due: a Controller timer or a floor change.
+  std::optional<Time> next_due() const {
+    std::optional<Time> due = controller_.next_wakeup();
+    if (floor_change_at_ && (!due || *floor_change_at_ < *due)) due = floor_change_at_;
+    return due;
+  }
+
+  std::chrono::system_clock::time_point wall_now() const {
+    return options_.wall_clock ? options_.wall_clock() : std::chrono::system_clock::now();
+  }
+
+  /// Sets `min_warm` to the scheduled floor's value now and plans its next change.
+  void follow_floor(Controller& c, Time now) {
+    const std::size_t wanted =
+        std::min(floor_->min_warm_at(wall_now()), c.autoscaler().max_workers);
+    c.update(now, {.min_warm = wanted});
+    plan_floor_change(now);
+  }
+
+  /// Converts the floor's next wall-clock change into the pool clock's time.
+  void plan_floor_change(Time now) {
+    const std::chrono::system_clock::time_point wall = wall_now();
+    const auto next = floor_->next_change_after(wall);
+    floor_change_at_.reset();
+    if (next) floor_change_at_ = now + std::chrono::duration_cast<Time>(*next - wall);
+    changed_.notify_all();  // the housekeeper plans its sleep again
+  }
+
+  /// The names of the enter hooks a worker runs, in order (for `Stats::enter_hooks`).
+  static std::vector<std::string> enter_hook_names(const Options& options) {
+    std::vector<std::string> names;
+    if constexpr (detail::has_enter_snapshot<Worker>) names.emplace_back("enter_snapshot");
+    if constexpr (detail::has_enter<Worker>) names.emplace_back("enter");
+    for (std::size_t i = 0; i < options.enter_hooks.size(); ++i) {
+      names.push_back("enter_hooks[" + std::to_string(i) + "]");
+    }
+    return names;
+  }
+
   // ------------------------------------------------------------ the loop
 
   /// Feeds one event to the Controller under the lock, carries out its actions, then
@@ -345,6 +455,45 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       job->fail(error);
       job.reset();
     }
+    deliver_events();
+  }
+
+  // ------------------------------------------------------------ events
+
+  /// Moves the Controller's events to the delivery queue (under the lock), adding the
+  /// enter hook times the Controller cannot see.
+  void queue_events() {
+    controller_.take_events(events_);
+    for (Event& event : events_) {
+      if (event.kind == EventKind::worker_warm) {
+        event.enter_hook_times = hosts_.at(event.worker)->enter_hook_times;
+      }
+      undelivered_.push_back(std::move(event));
+    }
+  }
+
+  /// Calls the listener for queued events, in order and one at a time, outside the lock.
+  /// One thread delivers at a time; a thread that finds another delivering leaves its
+  /// events to it (the deliverer checks again after letting go, so none is stranded), and
+  /// a listener that causes events (e.g. by calling keep_warm) has them delivered after it
+  /// returns.
+  void deliver_events() {
+    if (!options_.on_event) return;
+    while (!delivering_.exchange(true, std::memory_order_acquire)) {
+      for (std::deque<Event> batch; take_undelivered(batch);) {
+        for (const Event& event : batch) options_.on_event(event);
+      }
+      delivering_.store(false, std::memory_order_release);
+      std::lock_guard lock(mutex_);
+      if (undelivered_.empty()) return;
+    }
+  }
+
+  bool take_undelivered(std::deque<Event>& batch) {
+    batch.clear();
+    std::lock_guard lock(mutex_);
+    batch.swap(undelivered_);
+    return !batch.empty();
   }
 
   void carry_out(Aftermath& after) {
@@ -358,8 +507,9 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
         case Action::Kind::stop: stop(action.input, after); break;
       }
     }
+    if (options_.on_event) queue_events();
     if constexpr (!detail::notifying_clock<Clock>) {
-      const std::optional<Time> wakeup = controller_.next_wakeup();
+      const std::optional<Time> wakeup = next_due();
       if (wakeup && (!planned_wakeup_ || *wakeup < *planned_wakeup_)) changed_.notify_all();
     }
     if (controller_.finished()) changed_.notify_all();
@@ -540,11 +690,10 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   bool boot_worker(Host& host) {
     try {
-      std::unique_ptr<Worker> worker = factory_();
-      if (!worker) throw std::logic_error("the worker factory returned null");
-      if constexpr (detail::has_enter_snapshot<Worker>) worker->enter_snapshot();
-      if constexpr (detail::has_enter<Worker>) worker->enter();
-      for (const auto& hook : options_.enter_hooks) hook();
+      std::unique_ptr<Worker> worker = options_.snapshot ? copy_of_snapshot(host) : made(host);
+      std::size_t hook = detail::has_enter_snapshot<Worker> ? 1 : 0;
+      if constexpr (detail::has_enter<Worker>) timed(host, hook++, [&worker] { worker->enter(); });
+      for (const auto& extra : options_.enter_hooks) timed(host, hook++, extra);
       host.worker = std::move(worker);
       return true;
     } catch (...) {
@@ -555,6 +704,38 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       });
       return false;
     }
+  }
+
+  /// A worker from the factory, with its `enter_snapshot()` run.
+  std::unique_ptr<Worker> made(Host& host) {
+    std::unique_ptr<Worker> worker = factory_();
+    if (!worker) throw std::logic_error("the worker factory returned null");
+    if constexpr (detail::has_enter_snapshot<Worker>) {
+      timed(host, 0, [&worker] { worker->enter_snapshot(); });
+    }
+    return worker;
+  }
+
+  /// A copy of the snapshot, made by the first boot that needs it (boots at the same time
+  /// wait for it; if making it throws, the next boot tries again).
+  std::unique_ptr<Worker> copy_of_snapshot(Host& host) {
+    if constexpr (std::is_copy_constructible_v<Worker>) {
+      std::lock_guard lock(snapshot_mutex_);
+      if (!snapshot_) snapshot_ = made(host);
+      return std::make_unique<Worker>(*snapshot_);
+    } else {
+      return made(host);  // not reached: the constructor refuses `snapshot` for this Worker
+    }
+  }
+
+  /// Runs enter hook number `index` and records its time (outside the pool's lock).
+  template <class Hook>
+  void timed(Host& host, std::size_t index, const Hook& hook) {
+    const Time start = now();
+    hook();
+    const Time took = now() - start;
+    hook_times_[index].record(took);
+    if (options_.on_event) host.enter_hook_times.push_back(took);
   }
 
   void serve(Host& host) {
@@ -634,7 +815,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
         if (planned_wakeup_ && *planned_wakeup_ <= now()) {
           Aftermath after;
           planned_wakeup_.reset();
-          controller_.tick(now());
+          on_time(controller_, now());
           carry_out(after);
           lock.unlock();
           finish(after);
@@ -648,7 +829,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   void sleep(std::unique_lock<std::mutex>& lock) {
     if constexpr (!detail::notifying_clock<Clock>) {
-      planned_wakeup_ = controller_.next_wakeup();
+      planned_wakeup_ = next_due();
       if (planned_wakeup_) {
         changed_.wait_for(lock, *planned_wakeup_ - now());
         return;
@@ -682,12 +863,21 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   std::unordered_map<InputId, Host*> lease_hosts_;  // the worker of each lease out
   std::vector<std::unique_ptr<Host>> retired_;
   std::exception_ptr last_boot_error_;
+  std::vector<Event> events_;      // taken from the Controller
+  std::deque<Event> undelivered_;  // waiting for the listener
   std::uint64_t exit_failures_ = 0;
   std::optional<Time> planned_wakeup_;
+  std::optional<detail::ScheduledFloor> floor_;  // with a schedule
+  std::optional<Time> floor_change_at_;          // when the scheduled floor changes next
   bool stop_housekeeper_ = false;
   std::condition_variable changed_;  // wakes the housekeeper and shutdown waiters
 
   std::atomic<InputId> next_input_{1};
+  std::atomic<bool> delivering_{false};  // a thread is calling the listener
+  const std::vector<std::string> hook_names_;
+  std::deque<Histogram> hook_times_;  // one per enter hook, recorded without the lock
+  std::mutex snapshot_mutex_;
+  std::unique_ptr<Worker> snapshot_;  // with Options::snapshot: what later boots copy
   std::shared_ptr<TimeListener> listener_;
   std::thread housekeeper_;
   std::mutex join_mutex_;

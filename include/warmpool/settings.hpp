@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <stop_token>
@@ -13,7 +14,12 @@
 #include <thread>
 #include <vector>
 
+#include "schedule.hpp"
+
 namespace warmpool {
+
+struct Event;           // events.hpp
+class KeepAlivePolicy;  // keep_alive.hpp
 
 /// @brief How many workers the pool keeps and for how long (Modal's names in brackets).
 ///
@@ -137,10 +143,36 @@ struct Options {
   /// member `Worker` must have) on its own thread before it takes an input; an unhealthy
   /// worker is evicted and the input goes to the front of the queue. When set, >= 0.
   std::optional<std::chrono::milliseconds> health_check_after{};
+  /// @brief Snapshot boots (Modal's memory snapshots with `@enter(snap=True)`): the first
+  /// boot constructs a worker with the factory, runs its `enter_snapshot()` and keeps it
+  /// as a snapshot; every boot (that one included) copy-constructs its worker from the
+  /// snapshot and runs only `enter()` and the enter hooks. Put the costly,
+  /// copyable state (parsed files, built tables) in `enter_snapshot()` and what cannot be
+  /// copied (threads, sockets, device handles) in `enter()`. Requires a copy-constructible
+  /// `Worker`. The snapshot itself never becomes warm: no `exit()` runs for it.
+  bool snapshot = false;
   /// @brief Extra enter hooks, run in order on the worker's thread after `Worker::enter()`.
   std::vector<std::function<void()>> enter_hooks{};
   /// @brief Extra exit hooks, run in order on the worker's thread after `Worker::exit()`.
   std::vector<std::function<void()>> exit_hooks{};
+  /// @brief keep_warm by time of day: while set, `Autoscaler::min_warm` follows the
+  /// schedule (clamped to `max_workers`), changing at its boundaries; a manual
+  /// `keep_warm(n)` (or `update_autoscaler` with `min_warm`) holds until the schedule's
+  /// next boundary. Change it at run time with `Pool::set_schedule`.
+  std::optional<Schedule> schedule{};
+  /// @brief The time of day for `schedule`; empty: `std::chrono::system_clock::now`.
+  /// Tests pass a fake.
+  WallClock wall_clock{};
+  /// @brief Called with one `Event` per lifecycle step (include `events.hpp`). Events are
+  /// delivered in the order they happened, one at a time, never under the pool's lock, on
+  /// the thread that caused the step or on another pool thread delivering at that moment.
+  /// The listener may read the pool (`stats()`, `workers()`) and change its settings, but
+  /// must not wait for inputs of the pool. Empty (the default): no event is built at all.
+  std::function<void(const Event&)> on_event{};
+  /// @brief How long capacity is kept once the pool drains (include `keep_alive.hpp`, or
+  /// `hybrid_histogram.hpp` for the predictive policy). Null (the default): the fixed
+  /// `Autoscaler::idle_timeout`. One policy object serves one pool.
+  std::shared_ptr<KeepAlivePolicy> keep_alive{};
 };
 
 /// @brief Per-input options for `Pool::submit` / `Pool::post`.

@@ -1,0 +1,186 @@
+# Checks warmpool-sim end to end on a small generated mix; run by CTest
+# (tools/CMakeLists.txt):
+#   cmake -DSIM=<warmpool-sim> -DDIR=<scratch dir> -DSTEP=<step> -P sim_check.cmake
+# with <step> one of gen, run, compare, svg, plot, proof, proof_fails, errors.
+# `gen` writes the traces that run, compare, svg and plot read.
+
+cmake_minimum_required(VERSION 3.20)
+
+# Runs warmpool-sim with the given arguments; sets `out` (stdout and stderr) and `status`.
+function(sim)
+  execute_process(COMMAND "${SIM}" ${ARGN} OUTPUT_VARIABLE _out ERROR_VARIABLE _out
+                  RESULT_VARIABLE _status)
+  set(out "${_out}" PARENT_SCOPE)
+  set(status "${_status}" PARENT_SCOPE)
+endfunction()
+
+# Runs warmpool-sim and fails unless it succeeds; sets `out`.
+function(sim_ok)
+  sim(${ARGN})
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "warmpool-sim ${ARGN} failed (${status}):\n${out}")
+  endif()
+  set(out "${out}" PARENT_SCOPE)
+endfunction()
+
+function(expect text pattern)
+  if(NOT text MATCHES "${pattern}")
+    message(FATAL_ERROR "expected output matching '${pattern}', got:\n${text}")
+  endif()
+endfunction()
+
+# The cold-start fraction in the table row labelled `label`.
+function(cold_fraction text label result)
+  string(REGEX MATCH "\n${label} +([0-9.]+)" _row "${text}")
+  if(NOT _row)
+    message(FATAL_ERROR "no row '${label}' in:\n${text}")
+  endif()
+  set(${result} "${CMAKE_MATCH_1}" PARENT_SCOPE)
+endfunction()
+
+set(traces "${DIR}/traces")
+
+if(STEP STREQUAL "gen")
+  file(REMOVE_RECURSE "${traces}" "${DIR}/again" "${DIR}/other")
+  set(gen gen --functions 12 --hours 1 --max-daily 100000)
+  sim_ok(${gen} --seed 7 --out "${traces}")
+  expect("${out}" "wrote 12 traces")
+  sim_ok(${gen} --seed 7 --out "${DIR}/again")
+  sim_ok(${gen} --seed 8 --out "${DIR}/other")
+  file(GLOB files RELATIVE "${traces}" "${traces}/*")
+  list(LENGTH files count)
+  if(NOT count EQUAL 13)
+    message(FATAL_ERROR "expected 12 traces and index.tsv, got: ${files}")
+  endif()
+  set(differs FALSE)
+  foreach(f IN LISTS files)
+    execute_process(COMMAND "${CMAKE_COMMAND}" -E compare_files "${traces}/${f}" "${DIR}/again/${f}"
+                    RESULT_VARIABLE same_seed)
+    if(NOT same_seed EQUAL 0)
+      message(FATAL_ERROR "the same seed wrote a different ${f}")
+    endif()
+    execute_process(COMMAND "${CMAKE_COMMAND}" -E compare_files "${traces}/${f}" "${DIR}/other/${f}"
+                    RESULT_VARIABLE other_seed)
+    if(NOT other_seed EQUAL 0)
+      set(differs TRUE)
+    endif()
+  endforeach()
+  if(NOT differs)
+    message(FATAL_ERROR "another seed wrote the same traces")
+  endif()
+
+elseif(STEP STREQUAL "run")
+  sim_ok(run "${traces}" --max-workers 200 --boot-time 3s --boot-jitter 0.2)
+  set(first "${out}")
+  expect("${out}" "traces: 12, inputs: [1-9]")
+  expect("${out}" "max-workers=200 .*boot-time=3s")
+  expect("${out}" "setting +cold \\(inputs\\) +cold mean/fn +cold p75/fn +wait p50 +wait p99 +idle worker-s +busy worker-s +boots")
+  expect("${out}" "\nbase( +[0-9.]+)( +[0-9.]+)( +[0-9.]+)( +[0-9.]+s)( +[0-9.]+s)( +[0-9.]+)( +[0-9.]+) +[0-9]+\n")
+  sim_ok(run "${traces}" --max-workers 200 --boot-time 3s --boot-jitter 0.2)
+  if(NOT out STREQUAL first)
+    message(FATAL_ERROR "two runs differ:\n${first}\n---\n${out}")
+  endif()
+
+elseif(STEP STREQUAL "compare")
+  sim_ok(run "${traces}" --compare idle-timeout=10s,60m --compare "policy=hybrid idle-timeout=10s,60s"
+         --compare "min-warm=0,1 max-workers=5,50")
+  expect("${out}" "\nidle-timeout=10s ")
+  expect("${out}" "\npolicy=hybrid idle-timeout=10s ")
+  expect("${out}" "\npolicy=hybrid idle-timeout=60s ")
+  expect("${out}" "\nmin-warm=0 max-workers=5 .*\nmin-warm=0 max-workers=50 .*\nmin-warm=1 max-workers=5 .*\nmin-warm=1 max-workers=50 ")
+  cold_fraction("${out}" "idle-timeout=10s" short)
+  cold_fraction("${out}" "idle-timeout=60m" long)
+  if(NOT short GREATER long)
+    message(FATAL_ERROR
+            "a 10 s idle timeout (${short}) should cause more cold starts than 60 min (${long})")
+  endif()
+  # The hybrid policy falls back to the idle timeout: the fallback changes its result.
+  cold_fraction("${out}" "policy=hybrid idle-timeout=10s" hybrid_short)
+  cold_fraction("${out}" "policy=hybrid idle-timeout=60s" hybrid_long)
+  if(hybrid_short STREQUAL hybrid_long)
+    message(FATAL_ERROR "the hybrid policy ignored its fallback idle timeout:\n${out}")
+  endif()
+
+elseif(STEP STREQUAL "svg")
+  file(REMOVE "${DIR}/timeline.svg")
+  sim_ok(run "${traces}" --svg "${DIR}/timeline.svg")
+  file(READ "${DIR}/timeline.svg" svg)
+  expect("${svg}" "^<svg xmlns=\"http://www.w3.org/2000/svg\"")
+  expect("${svg}" "busy workers.*pending inputs.*</svg>\n$")
+  expect("${svg}" "<path d=\"M")
+
+elseif(STEP STREQUAL "plot")
+  file(REMOVE "${DIR}/tradeoff.svg")
+  sim_ok(run "${traces}" --compare idle-timeout=10s,60s,10m --compare "policy=hybrid idle-timeout=10s"
+         --plot "${DIR}/tradeoff.svg")
+  expect("${out}" "trade-off: .*tradeoff.svg")
+  file(READ "${DIR}/tradeoff.svg" svg)
+  expect("${svg}" "^<svg xmlns=\"http://www.w3.org/2000/svg\"")
+  expect("${svg}" "<polyline points=\"[0-9.]+,[0-9.]+ [0-9.]+,[0-9.]+ [0-9.]+,[0-9.]+ \"")
+  expect("${svg}" ">10s</text>.*>1m</text>.*>10m</text>")
+  expect("${svg}" ">fixed idle timeout</text>.*>policy=hybrid idle-timeout=10s</text>.*</svg>\n$")
+  expect("${svg}" "idle worker-hours")
+
+elseif(STEP STREQUAL "proof")
+  # The claim: on seed 1's mix of 50 functions x 24 h, the hybrid policy (falling back to
+  # 10 s or 60 s) has fewer cold starts per function than fixed timeouts of the same cost.
+  sim(proof --seed 1 --functions 50 --hours 24)
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "the hybrid policy does not lie below the fixed timeouts (${status}):\n${out}")
+  endif()
+  expect("${out}" "\nidle-timeout=10s .*\nidle-timeout=60m .*\npolicy=hybrid idle-timeout=10s .*\npolicy=hybrid idle-timeout=60s ")
+  expect("${out}" "policy=hybrid idle-timeout=10s: [0-9.]+ at [0-9.]+ idle worker-s, the curve there: [0-9.]+ \\([^)]+\\) -> below\n")
+  expect("${out}" "policy=hybrid idle-timeout=60s: .* -> below\n")
+  expect("${out}" "the claim holds: 2 of 2 candidates below the curve\n")
+  message(STATUS "${out}")
+
+elseif(STEP STREQUAL "proof_fails")
+  # The check can fail: fixed timeouts as candidates lie on the curve, not below it, and
+  # a candidate costlier than every timeout cannot be compared. Same output twice.
+  set(small proof --seed 2 --functions 12 --hours 2 --timeouts 10s,60s,10m)
+  sim(${small} --candidate idle-timeout=60s,10m --candidate "policy=hybrid idle-timeout=10s"
+      --candidate idle-timeout=60m)
+  expect("${status}" "^3$")
+  expect("${out}" "\n  idle-timeout=60s: [0-9.]+ at [0-9.]+ idle worker-s, the curve there: [0-9.]+ \\(at 1m\\) -> NOT below\n")
+  expect("${out}" "\n  idle-timeout=10m: .*\\(at 10m\\) -> NOT below\n")
+  expect("${out}" "\n  idle-timeout=60m: .*more idle than every fixed timeout.* -> NOT below\n")
+  expect("${out}" "the claim FAILS: [0-9] of 4 candidates below the curve\n")
+  set(first "${out}")
+  sim(${small} --candidate idle-timeout=60s,10m --candidate "policy=hybrid idle-timeout=10s"
+      --candidate idle-timeout=60m)
+  if(NOT out STREQUAL first)
+    message(FATAL_ERROR "two proofs differ:\n${first}\n---\n${out}")
+  endif()
+
+elseif(STEP STREQUAL "errors")
+  set(scratch "${DIR}/errors")
+  file(MAKE_DIRECTORY "${scratch}")
+  file(WRITE "${scratch}/bad.csv" "arrival_seconds,duration_seconds\n1,2\n3,oops\n")
+  sim(run "${scratch}/bad.csv")
+  expect("${status}" "^1$")
+  expect("${out}" "bad.csv: line 3: duration_seconds \\(oops\\) is not a decimal number of seconds")
+  sim(run "${scratch}/bad.csv" --idle-timeout 10)
+  expect("${status}" "^2$")
+  expect("${out}" "--idle-timeout: '10' is not a duration")
+  sim(run "${scratch}/bad.csv" --frobnicate 1)
+  expect("${status}" "^2$")
+  expect("${out}" "unknown option --frobnicate")
+  sim(run "${scratch}/bad.csv" --compare "policy=hybrid idle-timeout")
+  expect("${status}" "^2$")
+  expect("${out}" "expected KEY=V1,V2,... parts separated by spaces")
+  sim(run "${scratch}/bad.csv" --compare "policy=hybrid frobnicate=1")
+  expect("${status}" "^2$")
+  expect("${out}" "--compare: unknown setting 'frobnicate'")
+  sim(proof --candidate policy=clever)
+  expect("${status}" "^2$")
+  expect("${out}" "'clever' is not a policy")
+  sim(proof --timeouts 10s,soon)
+  expect("${status}" "^2$")
+  expect("${out}" "'soon' is not a duration")
+  sim(--help)
+  expect("${status}" "^0$")
+  expect("${out}" "usage:.*warmpool-sim proof")
+
+else()
+  message(FATAL_ERROR "unknown STEP '${STEP}'")
+endif()
