@@ -14,6 +14,9 @@ METRICS = {
     "cold": ("p50_ns", False, "p50 ns"),
     "controller": ("ns_per_event", False, "ns/event"),
     "snapshot": ("p50_ns", False, "p50 ns"),
+    "idle": ("cpu_ms", False, "CPU ms"),
+    "fanout": ("all_warm_ms", False, "ms"),
+    "memory": ("heap_bytes_per_worker", False, "B/worker"),
 }
 
 
@@ -87,6 +90,18 @@ def main(paths):
     if "workers:100" in ctl and "workers:100000" in ctl:
         r = ctl["workers:100000"]["ns_per_event"] / ctl["workers:100"]["ns_per_event"]
         checks.append(("4 controller ns/event at 100k <= 2x at 100", r <= 2, f"{r:.2f}x"))
+    for (group, args), (impls, _) in sorted(best.items()):
+        wp = impls.get("warmpool")
+        if group == "idle" and wp:
+            checks.append(("5 CPU of 1,000 idle warm workers over 10 s <= 10 ms",
+                           wp["cpu_ms"] <= 10, f"{wp['cpu_ms']:.1f} ms in {wp['seconds']:.0f} s"))
+        if group == "fanout" and wp:
+            checks.append(("6 keep_warm 0 -> 64, 100 ms enter: all warm <= 150 ms",
+                           wp["all_warm_ms"] <= 150, f"{wp['all_warm_ms']:.0f} ms"))
+        if group == "memory" and wp:
+            checks.append(("7 bytes per idle worker (reported; no target)", True,
+                           f"heap {wp['heap_bytes_per_worker']:.0f} B, "
+                           f"stack RSS {wp['stack_rss_bytes_per_worker']:.0f} B"))
     for what, ok, detail in sorted(checks):
         print(f"  {'PASS' if ok else 'FAIL'}  {what:<58} {detail}")
 

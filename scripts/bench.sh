@@ -25,6 +25,7 @@ main() {
 
   cmake -S "${ROOT}" -B "${BUILD}" -DCMAKE_BUILD_TYPE=Release \
     -DWARMPOOL_BUILD_BENCHMARKS=ON -DWARMPOOL_BUILD_TESTS=OFF -DWARMPOOL_BUILD_EXAMPLES=OFF \
+    -DWARMPOOL_BUILD_TOOLS=OFF \
     >/dev/null
   cmake --build "${BUILD}" -j "$(nproc)"
 

@@ -94,12 +94,16 @@ TEST_CASE("schedule: set at run time, replaced, and removed") {
   CHECK_FALSE(pool.schedule().has_value());
 }
 
-TEST_CASE("schedule: a scheduled value above max_workers is clamped") {
+TEST_CASE("schedule: the scheduled floor is clamped to max_workers and follows its changes") {
   ManualClock clock;
   Options o = business_hours(clock, 2);
   TestPool<Plain> pool(o, {}, clock);
-  clock.advance(1h);
+  clock.advance(1h);  // 06:00: scheduled 3, at most 2
   CHECK(pool.keep_warm() == 2);
+  pool.update_autoscaler({.max_workers = 4});  // room for the whole scheduled floor
+  CHECK(pool.keep_warm() == 3);
+  pool.update_autoscaler({.max_workers = 1});  // no complaint about a min_warm never set
+  CHECK(pool.keep_warm() == 1);
 }
 
 TEST_CASE("schedule: the real clocks work too") {

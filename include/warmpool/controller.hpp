@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <list>
 #include <memory>
 #include <optional>
 #include <set>
@@ -16,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/id_containers.hpp"
 #include "events.hpp"
 #include "keep_alive.hpp"
 #include "lifecycle.hpp"
@@ -149,7 +149,7 @@ class Controller {
       rec.retire_at = now_ + lifetime_of(worker);
       lifetimes_.emplace(rec.retire_at, worker);
     }
-    make_idle(worker, rec);
+    make_idle(rec);
     reconcile(/*warmed=*/worker);
   }
 
@@ -183,10 +183,8 @@ class Controller {
   /// a `fail` action.
   bool input_done(Time now, InputId input, Outcome outcome) {
     advance_to(now);
-    const auto it = running_.find(input);
-    if (it == running_.end()) return true;
-    RunningRec run = it->second;
-    running_.erase(it);
+    if (!running_.contains(input)) return true;
+    RunningRec run = running_.take(input);
     if (const auto at = std::exchange(run.input.stop_at, std::nullopt)) {
       stop_deadlines_.erase({*at, input});
     }
@@ -216,13 +214,12 @@ class Controller {
   /// has ended.
   bool cancel(Time now, InputId input) {
     advance_to(now);
-    if (pending_index_.contains(input)) {
+    if (pending_.contains(input)) {
       remove_pending(input);
     } else if (retrying_.contains(input)) {
       remove_retrying(input);
     } else {
-      const auto run = running_.find(input);
-      if (run != running_.end()) run->second.cancelled = true;
+      if (RunningRec* run = running_.find(input)) run->cancelled = true;
       return false;
     }
     fail(input, FailReason::cancelled);
@@ -264,12 +261,12 @@ class Controller {
         remove_retrying(input);
         fail(input, FailReason::pool_closed);
       }
-      for (auto& [input, run] : running_) {
+      running_.for_each([this](InputId input, RunningRec& run) {
         if (const auto at = std::exchange(run.input.stop_at, std::nullopt)) {
           stop_deadlines_.erase({*at, input});  // asked now: not again at the deadline
         }
         stop(input, run);
-      }
+      });
     }
     reconcile();
   }
@@ -291,7 +288,7 @@ class Controller {
     }
     const std::size_t target = target_size();
     if (!idle_.empty() && live() > target) {
-      consider(workers_.at(idle_.front()).idle_since + idle_timeout());
+      consider(idle_.front().idle_since + idle_timeout());
     }
     if (const std::optional<Time> change = next_policy_change()) consider(*change);
     // A boot held back by backoff; due now if an event that changed nothing moved time on.
@@ -374,11 +371,43 @@ class Controller {
     std::size_t running = 0;
     Time idle_since{};
     Shelf shelf = Shelf::none;
-    std::list<WorkerId>::iterator place{};
+    WorkerRec* prev = nullptr;  // links on its shelf (records never move: map nodes)
+    WorkerRec* next = nullptr;
+    WorkerId id = 0;
     Time boot_at{};                         // when its boot was decided
     std::size_t uses = 0;                   // inputs started on it
     Time retire_at{};                       // end of its lifetime (with max_lifetime)
     std::optional<EvictReason> retiring{};  // lifetime or uses, once due
+  };
+
+  /// A shelf of workers, linked through their records: moving a worker between shelves
+  /// (on every start and end of an input) allocates nothing.
+  class WorkerList {
+   public:
+    bool empty() const { return size_ == 0; }
+    std::size_t size() const { return size_; }
+    WorkerRec& front() const { return *head_; }
+    WorkerRec& back() const { return *tail_; }
+
+    void push_back(WorkerRec& rec) {
+      rec.prev = tail_;
+      rec.next = nullptr;
+      (tail_ != nullptr ? tail_->next : head_) = &rec;
+      tail_ = &rec;
+      ++size_;
+    }
+
+    void erase(WorkerRec& rec) {
+      (rec.prev != nullptr ? rec.prev->next : head_) = rec.next;
+      (rec.next != nullptr ? rec.next->prev : tail_) = rec.prev;
+      rec.prev = rec.next = nullptr;
+      --size_;
+    }
+
+   private:
+    WorkerRec* head_ = nullptr;
+    WorkerRec* tail_ = nullptr;
+    std::size_t size_ = 0;
   };
 
   /// What the Controller keeps of one accepted input across its runs.
@@ -612,16 +641,16 @@ class Controller {
     rec.queued_at = now_;
     if (record_events_) emit({.kind = EventKind::input_queued, .input = input});
     if (!rec.started && rec.deadline) deadlines_.emplace(*rec.deadline, input);
-    const auto place = pending_.insert(first ? pending_.begin() : pending_.end(), rec);
-    pending_index_.emplace(input, place);
+    if (first) {
+      pending_.push_front(rec);
+    } else {
+      pending_.push_back(rec);
+    }
   }
 
   InputRec remove_pending(InputId input) {
-    const auto node = pending_index_.extract(input);
-    const auto it = node.mapped();
-    if (!it->started && it->deadline) deadlines_.erase({*it->deadline, input});
-    InputRec rec = *it;
-    pending_.erase(it);
+    InputRec rec = pending_.take(input);
+    if (!rec.started && rec.deadline) deadlines_.erase({*rec.deadline, input});
     return rec;
   }
 
@@ -659,7 +688,7 @@ class Controller {
     while (!stop_deadlines_.empty() && stop_deadlines_.begin()->first <= now_) {
       const InputId input = stop_deadlines_.begin()->second;
       stop_deadlines_.erase(stop_deadlines_.begin());
-      RunningRec& run = running_.at(input);
+      RunningRec& run = *running_.find(input);
       run.input.stop_at.reset();
       stop(input, run);
     }
@@ -667,7 +696,7 @@ class Controller {
 
   // ---- worker shelves: `idle_` (least recently idle first) and `partial_`
 
-  std::list<WorkerId>* shelf_list(Shelf shelf) {
+  WorkerList* shelf_list(Shelf shelf) {
     switch (shelf) {
       case Shelf::idle: return &idle_;
       case Shelf::partial: return &partial_;
@@ -677,23 +706,22 @@ class Controller {
     return nullptr;
   }
 
-  void shelve(WorkerId worker, WorkerRec& rec, Shelf shelf) {
+  void shelve(WorkerRec& rec, Shelf shelf) {
     unshelve(rec);
-    std::list<WorkerId>& list = *shelf_list(shelf);
-    rec.place = list.insert(list.end(), worker);
+    shelf_list(shelf)->push_back(rec);
     rec.shelf = shelf;
   }
 
   void unshelve(WorkerRec& rec) {
-    if (std::list<WorkerId>* list = shelf_list(rec.shelf)) list->erase(rec.place);
+    if (WorkerList* list = shelf_list(rec.shelf)) list->erase(rec);
     rec.shelf = Shelf::none;
   }
 
   /// Idle workers wait on `idle_`; idle retirees on `retired_`, where they only serve
   /// when no other worker is free, until `evict_down_to_target` lets them go.
-  void make_idle(WorkerId worker, WorkerRec& rec) {
+  void make_idle(WorkerRec& rec) {
     rec.idle_since = now_;
-    shelve(worker, rec, rec.retiring ? Shelf::retired : Shelf::idle);
+    shelve(rec, rec.retiring ? Shelf::retired : Shelf::idle);
   }
 
   // ---- recycling
@@ -720,7 +748,7 @@ class Controller {
     rec.retiring = why;
     ++retiring_;
     lifetimes_.erase({rec.retire_at, worker});
-    if (rec.shelf == Shelf::idle) shelve(worker, rec, Shelf::retired);
+    if (rec.shelf == Shelf::idle) shelve(rec, Shelf::retired);
     if (rec.shelf == Shelf::partial) unshelve(rec);
   }
 
@@ -736,11 +764,11 @@ class Controller {
     if (rec.retiring == EvictReason::uses) {
       if (rec.running == 0) evict(worker, EvictReason::uses);
     } else if (rec.retiring) {
-      if (rec.running == 0) make_idle(worker, rec);
+      if (rec.running == 0) make_idle(rec);
     } else if (rec.running == 0) {
-      make_idle(worker, rec);
+      make_idle(rec);
     } else if (rec.shelf != Shelf::partial) {
-      shelve(worker, rec, Shelf::partial);
+      shelve(rec, Shelf::partial);
     }
   }
 
@@ -751,9 +779,9 @@ class Controller {
   /// surplus workers finish what they run and go, they take no new input.
   std::optional<WorkerId> free_worker() const {
     if (serving() > settings_.max_workers) return std::nullopt;
-    if (!partial_.empty()) return partial_.front();
-    if (!idle_.empty()) return idle_.back();
-    if (!retired_.empty()) return retired_.back();
+    if (!partial_.empty()) return partial_.front().id;
+    if (!idle_.empty()) return idle_.back().id;
+    if (!retired_.empty()) return retired_.back().id;
     return std::nullopt;
   }
 
@@ -781,7 +809,7 @@ class Controller {
     if (rec.retiring || rec.running == max_inputs_) {
       unshelve(rec);
     } else if (rec.shelf != Shelf::partial) {
-      shelve(worker, rec, Shelf::partial);
+      shelve(rec, Shelf::partial);
     }
     const Time queue_wait = now_ - input.queued_at;
     queue_wait_.record(queue_wait);
@@ -826,7 +854,7 @@ class Controller {
     if (live() >= target || now_ < next_boot_at_) return;
     while (live() < target) {
       const WorkerId worker = next_worker_id_++;
-      workers_.emplace(worker, WorkerRec{.boot_at = now_});
+      workers_.emplace(worker, WorkerRec{.id = worker, .boot_at = now_});
       ++booting_;
       ++counters_.boots;
       if (record_events_) emit({.kind = EventKind::boot_started, .worker = worker});
@@ -838,7 +866,7 @@ class Controller {
   /// input), so that the workers left within the cap can take pending inputs at once.
   void evict_surplus() {
     while (!idle_.empty() && serving() > settings_.max_workers) {
-      evict(idle_.front(), EvictReason::surplus);
+      evict(idle_.front().id, EvictReason::surplus);
     }
   }
 
@@ -848,10 +876,10 @@ class Controller {
   void evict_down_to_target() {
     const std::size_t target = target_size();
     while (!retired_.empty() && (closed_ || serving() >= target)) {
-      evict(retired_.front(), EvictReason::lifetime);
+      evict(retired_.front().id, EvictReason::lifetime);
     }
     while (!idle_.empty() && live() > target) {
-      const WorkerId worker = idle_.front();
+      const WorkerId worker = idle_.front().id;
       const WorkerRec& rec = workers_.at(worker);
       if (live() > settings_.max_workers) {
         evict(worker, EvictReason::surplus);
@@ -917,16 +945,15 @@ class Controller {
   std::unordered_map<WorkerId, WorkerRec> workers_;
   std::size_t booting_ = 0;
   std::size_t warm_ = 0;
-  std::list<WorkerId> idle_;
-  std::list<WorkerId> partial_;
-  std::list<WorkerId> retired_;  // idle retirees, least recently idle first
-  std::size_t retiring_ = 0;     // warm workers marked retiring
+  WorkerList idle_;
+  WorkerList partial_;
+  WorkerList retired_;        // idle retirees, least recently idle first
+  std::size_t retiring_ = 0;  // warm workers marked retiring
   std::set<std::pair<Time, WorkerId>> lifetimes_;
 
-  std::list<InputRec> pending_;
-  std::unordered_map<InputId, std::list<InputRec>::iterator> pending_index_;
+  detail::IdQueue<InputRec> pending_;
   std::set<std::pair<Time, InputId>> deadlines_;  // pending inputs' deadlines
-  std::unordered_map<InputId, RunningRec> running_;
+  detail::IdMap<RunningRec> running_;
   std::set<std::pair<Time, InputId>> stop_deadlines_;  // running first runs' deadlines
   std::unordered_map<InputId, RetryRec> retrying_;     // waiting to run again
   std::set<std::pair<Time, InputId>> retry_at_;

@@ -47,7 +47,8 @@ struct Event {
   /// @brief worker_warm, boot_failed: time since the boot started.
   std::chrono::nanoseconds boot_time{};
   /// @brief worker_warm (Pool only): time each enter hook took, in the order they ran
-  /// (`enter_snapshot()`, `enter()`, then `Options::enter_hooks`; only those that exist).
+  /// (`enter_snapshot()`, `enter()`, then `Options::enter_hooks`; only those that ran:
+  /// with `Options::snapshot`, boots that copied the snapshot did not run `enter_snapshot()`).
   std::vector<std::chrono::nanoseconds> enter_hook_times{};
   /// @brief input_started: time since the input arrived (its first start) or since it was
   /// queued again (later starts).

@@ -32,7 +32,7 @@ struct LatencySummary {
 /// @brief A histogram of durations in fixed memory (about 11 KB), safe to record into from
 /// many threads at once without a lock.
 ///
-/// Buckets are log-linear: exact below 32 ns, then 32 buckets per power of two up to
+/// Buckets are log-linear: exact below 64 ns, then 32 buckets per power of two up to
 /// 2^46 ns (about 19.5 hours; longer durations share one overflow bucket, whose
 /// percentiles report the exact `max`). A percentile is reported as the middle of its
 /// bucket, clamped to the exact minimum and maximum seen, so it is within 1/64 (1.6%) of

@@ -194,8 +194,9 @@ auto load_concurrently_with(const Start& start, Loaders&&... loaders)
 /// so they can give up early (their results are discarded anyway).
 ///
 /// Thread-safety: may be called from any thread, for example a worker's enter hook. The
-/// loaders run concurrently with each other (and not on the caller's thread, except the
-/// first), so they must not share unsynchronised state.
+/// loaders run concurrently with each other (the first on the caller's thread, the others
+/// on threads of their own, or on the caller's thread too when a thread cannot be
+/// started), so they must not share unsynchronised state.
 ///
 /// @param loaders the callables to run; at least one.
 /// @return `std::tuple<loaded_t<Loaders>...>`, in the order of the loaders.

@@ -23,7 +23,9 @@
 #include <vector>
 
 #include "controller.hpp"
+#include "detail/id_containers.hpp"
 #include "detail/job.hpp"
+#include "detail/spin_mutex.hpp"
 #include "errors.hpp"
 #include "events.hpp"
 #include "histogram.hpp"
@@ -77,7 +79,10 @@ inline thread_local const void* current_pool = nullptr;
 /// `enter_snapshot()`; later boots copy that snapshot and run the rest. When it is evicted or the
 /// pool shuts down, `exit()` and `Options::exit_hooks` run on that thread, exactly once per worker
 /// that became warm. All lifecycle decisions are made by a `Controller`; the durations it uses are
-/// measured with `Clock` (pass a `ManualClock` for deterministic tests).
+/// measured with `Clock` (pass a `ManualClock` for deterministic tests). After an input,
+/// a serving thread spins for up to 50 us for the next one before it sleeps, so inputs
+/// that follow each other closely skip a wake-up through the kernel; an idle pool uses no
+/// CPU.
 ///
 /// Thread-safety: every public member may be called from any thread concurrently,
 /// including from inside an input (`shutdown()` from inside an input starts the
@@ -120,13 +125,16 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     if (options_.snapshot && !std::is_copy_constructible_v<Worker>) {
       throw std::invalid_argument("snapshot is set but Worker is not copy-constructible");
     }
+    if (options_.schedule) floor_.emplace(*options_.schedule);
     if constexpr (detail::notifying_clock<Clock>) {
       listener_ = std::make_shared<TimeListener>(*this);
       clock_.subscribe(listener_);
     }
     housekeeper_ = std::thread([this] { housekeep(); });
-    react([](Controller& c, Controller::Time now) { c.tick(now); });
-    if (options_.schedule) set_schedule(options_.schedule);
+    react([this](Controller& c, Controller::Time now) {
+      if (floor_) follow_floor(c, now);  // the scheduled floor before the first boots
+      c.tick(now);
+    });
   }
 
   Pool(const Pool&) = delete;
@@ -215,8 +223,13 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   Autoscaler update_autoscaler(AutoscalerUpdate update) {
     Autoscaler now_in_force;
     react([&](Controller& c, Controller::Time now) {
+      const bool manual_floor = update.min_warm.has_value();
+      if (floor_ && !manual_floor && update.max_workers) {
+        // The scheduled floor follows the new ceiling (it is clamped to it).
+        update.min_warm = std::min(floor_->min_warm_at(wall_now()), *update.max_workers);
+      }
       now_in_force = c.update(now, update);
-      if (update.min_warm && floor_) {
+      if (floor_ && manual_floor) {
         floor_->set_manual(*update.min_warm, wall_now());
         plan_floor_change(now);
       }
@@ -316,7 +329,10 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     std::condition_variable wake;
     std::deque<std::pair<TaskBase*, bool>> mailbox;  // a task, and whether to check health
     std::size_t leases = 0;  // leases out on this worker; it is not destroyed before 0
-    bool stopping = false;
+    std::size_t parked = 0;  // serving threads asleep on `wake` (the others spin or run)
+    // Read without the lock by serving threads spinning for work; written under it.
+    std::atomic<bool> has_mail{false};
+    std::atomic<bool> stopping{false};
     std::thread first;                   // boots, serves, runs exit hooks
     std::vector<std::thread> others;     // serve only (max_inputs > 1)
     std::vector<Time> enter_hook_times;  // for the worker_warm event
@@ -430,12 +446,20 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   /// Feeds one event to the Controller under the lock, carries out its actions, then
   /// runs what must happen outside the lock.
-  template <class Event>
-  void react(Event&& event) {
+  template <class Step>
+  void react(Step&& step) {
+    react_quietly(std::forward<Step>(step));
+    deliver_events();
+  }
+
+  /// `react` without delivering events (the caller delivers them once it is done).
+  template <class Step>
+  void react_quietly(Step&& step) {
     Aftermath after;
+    const Time at = now();  // read before locking: a late reader's time is clamped forward
     {
       std::lock_guard lock(mutex_);
-      event(controller_, now());
+      step(controller_, at);
       carry_out(after);
     }
     finish(after);
@@ -455,7 +479,6 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       job->fail(error);
       job.reset();
     }
-    deliver_events();
   }
 
   // ------------------------------------------------------------ events
@@ -481,13 +504,16 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     if (!options_.on_event) return;
     while (!delivering_.exchange(true, std::memory_order_acquire)) {
       for (std::deque<Event> batch; take_undelivered(batch);) {
-        for (const Event& event : batch) options_.on_event(event);
+        for (const Event& event : batch) notify_listener(event);
       }
       delivering_.store(false, std::memory_order_release);
       std::lock_guard lock(mutex_);
       if (undelivered_.empty()) return;
     }
   }
+
+  /// A listener must not throw: it would leave the events half delivered.
+  void notify_listener(const Event& event) const noexcept { options_.on_event(event); }
 
   bool take_undelivered(std::deque<Event>& batch) {
     batch.clear();
@@ -523,7 +549,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   }
 
   void start(const Action& action, Aftermath& after) {
-    Job& job = *jobs_.at(action.input);
+    Job& job = **jobs_.find(action.input);
     Host& host = *hosts_.at(action.worker);
     std::lock_guard lock(host.mutex);
     if (job.kind() == Job::Kind::lease) {
@@ -534,7 +560,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       return;
     }
     host.mailbox.emplace_back(static_cast<TaskBase*>(&job), action.check_health);
-    host.wake.notify_one();
+    host.has_mail.store(true, std::memory_order_release);
+    if (host.parked > 0) host.wake.notify_one();  // a spinning thread sees has_mail
   }
 
   void evict(WorkerId worker) {
@@ -545,7 +572,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   }
 
   void stop(InputId input, Aftermath& after) {
-    const Job& job = *jobs_.at(input);
+    const Job& job = **jobs_.find(input);
     if (job.kind() != Job::Kind::task) return;  // a lease has no token to stop
     const std::stop_source& source = static_cast<const TaskBase&>(job).stop_source();
     if (source.stop_possible()) after.stopped.push_back(source);
@@ -555,10 +582,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     after.failed.emplace_back(take_job(input), error_for(why));
   }
 
-  std::unique_ptr<Job> take_job(InputId input) {
-    auto node = jobs_.extract(input);
-    return std::move(node.mapped());
-  }
+  std::unique_ptr<Job> take_job(InputId input) { return jobs_.take(input); }
 
   std::exception_ptr error_for(FailReason why) const {
     switch (why) {
@@ -608,8 +632,9 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     react([&](Controller& c, Time now) {
       Arrival arrival{.retries = options.retries, .cancelled = options.stop.stop_requested()};
       if (options.timeout) arrival.deadline = now + *options.timeout;
+      jobs_.emplace(id, std::move(job));  // first: if this throws, nothing has changed
       admission = c.input_arrived(now, id, arrival);
-      if (admission == Admission::accepted) jobs_.emplace(id, std::move(job));
+      if (admission != Admission::accepted) job.reset(static_cast<J*>(take_job(id).release()));
     });
     switch (admission) {
       case Admission::accepted: return nullptr;
@@ -660,7 +685,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// or a `fail` action ended it.
   std::unique_ptr<Job> end_run(InputId input, Outcome outcome) {
     std::unique_ptr<Job> job;
-    react([&](Controller& c, Time now) {
+    react_quietly([&](Controller& c, Time now) {
       if (c.input_done(now, input, outcome)) job = take_job(input);
     });
     return job;
@@ -717,12 +742,17 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   }
 
   /// A copy of the snapshot, made by the first boot that needs it (boots at the same time
-  /// wait for it; if making it throws, the next boot tries again).
+  /// wait for it; if making it throws, the next boot tries again). The copies themselves
+  /// are made in parallel, from the same const snapshot.
   std::unique_ptr<Worker> copy_of_snapshot(Host& host) {
     if constexpr (std::is_copy_constructible_v<Worker>) {
-      std::lock_guard lock(snapshot_mutex_);
-      if (!snapshot_) snapshot_ = made(host);
-      return std::make_unique<Worker>(*snapshot_);
+      std::shared_ptr<const Worker> snapshot;
+      {
+        std::lock_guard lock(snapshot_mutex_);
+        if (!snapshot_) snapshot_ = made(host);
+        snapshot = snapshot_;
+      }
+      return std::make_unique<Worker>(*snapshot);
     } else {
       return made(host);  // not reached: the constructor refuses `snapshot` for this Worker
     }
@@ -739,22 +769,39 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   }
 
   void serve(Host& host) {
-    while (const auto next = next_task(host)) {
+    bool worked = false;
+    while (const auto next = next_task(host, worked)) {
+      worked = true;
       TaskBase* task = next->first;
       const bool check_health = next->second;
       const Outcome outcome =
           check_health && !healthy(*host.worker) ? Outcome::unhealthy : task->run(*host.worker);
       // When the input runs again (retry, re-run), another thread may own it right away.
       if (std::unique_ptr<Job> ended = end_run(task->id(), outcome)) task->settle();
+      deliver_events();  // after the result: a listener never delays it
     }
   }
 
-  std::optional<std::pair<TaskBase*, bool>> next_task(Host& host) {
+  /// The next task for this serving thread; none once the worker is stopping. Right
+  /// after work it spins for a moment before it sleeps, so an input that follows soon
+  /// starts without a wake-up through the kernel.
+  std::optional<std::pair<TaskBase*, bool>> next_task(Host& host, bool just_worked) {
+    if (just_worked) {
+      detail::spin_until(
+          [&host] {
+            return host.has_mail.load(std::memory_order_acquire) ||
+                   host.stopping.load(std::memory_order_acquire);
+          },
+          spin_after_work);
+    }
     std::unique_lock lock(host.mutex);
+    ++host.parked;
     host.wake.wait(lock, [&host] { return !host.mailbox.empty() || host.stopping; });
+    --host.parked;
     if (host.mailbox.empty()) return std::nullopt;
     const auto next = host.mailbox.front();
     host.mailbox.pop_front();
+    host.has_mail.store(!host.mailbox.empty(), std::memory_order_release);
     return next;
   }
 
@@ -819,6 +866,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
           carry_out(after);
           lock.unlock();
           finish(after);
+          deliver_events();
           lock.lock();
           continue;
         }
@@ -827,7 +875,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     }
   }
 
-  void sleep(std::unique_lock<std::mutex>& lock) {
+  void sleep(std::unique_lock<detail::SpinMutex>& lock) {
     if constexpr (!detail::notifying_clock<Clock>) {
       planned_wakeup_ = next_due();
       if (planned_wakeup_) {
@@ -838,7 +886,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     changed_.wait(lock);
   }
 
-  void join_retired(std::unique_lock<std::mutex>& lock) {
+  void join_retired(std::unique_lock<detail::SpinMutex>& lock) {
     while (!retired_.empty()) {
       std::vector<std::unique_ptr<Host>> batch;
       batch.swap(retired_);
@@ -855,10 +903,13 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   const Factory factory_;
   Clock clock_;
 
-  mutable std::mutex mutex_;  // guards everything below except the atomics
+  /// How long a serving thread spins for its next input before it sleeps.
+  static constexpr std::chrono::microseconds spin_after_work{50};
+
+  mutable detail::SpinMutex mutex_;  // guards everything below except the atomics
   Controller controller_;
   std::vector<Action> actions_;
-  std::unordered_map<InputId, std::unique_ptr<Job>> jobs_;
+  detail::IdMap<std::unique_ptr<Job>> jobs_;
   std::unordered_map<WorkerId, std::unique_ptr<Host>> hosts_;
   std::unordered_map<InputId, Host*> lease_hosts_;  // the worker of each lease out
   std::vector<std::unique_ptr<Host>> retired_;
@@ -870,14 +921,14 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   std::optional<detail::ScheduledFloor> floor_;  // with a schedule
   std::optional<Time> floor_change_at_;          // when the scheduled floor changes next
   bool stop_housekeeper_ = false;
-  std::condition_variable changed_;  // wakes the housekeeper and shutdown waiters
+  std::condition_variable_any changed_;  // wakes the housekeeper and shutdown waiters
 
   std::atomic<InputId> next_input_{1};
   std::atomic<bool> delivering_{false};  // a thread is calling the listener
   const std::vector<std::string> hook_names_;
   std::deque<Histogram> hook_times_;  // one per enter hook, recorded without the lock
   std::mutex snapshot_mutex_;
-  std::unique_ptr<Worker> snapshot_;  // with Options::snapshot: what later boots copy
+  std::shared_ptr<const Worker> snapshot_;  // with Options::snapshot: what boots copy
   std::shared_ptr<TimeListener> listener_;
   std::thread housekeeper_;
   std::mutex join_mutex_;

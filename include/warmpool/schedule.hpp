@@ -417,12 +417,6 @@ class ScheduledFloor {
     manual_ = Manual{min_warm, schedule_.next_change_after(now)};
   }
 
-  /// Replaces the schedule; a manual value in force is dropped (the newer instruction wins).
-  void set_schedule(Schedule schedule) {
-    schedule_ = std::move(schedule);
-    manual_.reset();
-  }
-
   /// The schedule it follows.
   const Schedule& schedule() const { return schedule_; }
 

@@ -149,7 +149,8 @@ struct Options {
   /// snapshot and runs only `enter()` and the enter hooks. Put the costly,
   /// copyable state (parsed files, built tables) in `enter_snapshot()` and what cannot be
   /// copied (threads, sockets, device handles) in `enter()`. Requires a copy-constructible
-  /// `Worker`. The snapshot itself never becomes warm: no `exit()` runs for it.
+  /// `Worker`, whose copy constructor only reads its source: boots copy the one snapshot
+  /// concurrently. The snapshot itself never becomes warm: no `exit()` runs for it.
   bool snapshot = false;
   /// @brief Extra enter hooks, run in order on the worker's thread after `Worker::enter()`.
   std::vector<std::function<void()>> enter_hooks{};
@@ -161,17 +162,19 @@ struct Options {
   /// next boundary. Change it at run time with `Pool::set_schedule`.
   std::optional<Schedule> schedule{};
   /// @brief The time of day for `schedule`; empty: `std::chrono::system_clock::now`.
-  /// Tests pass a fake.
+  /// Tests pass a fake. Called under the pool's lock: it must be quick and not throw.
   WallClock wall_clock{};
   /// @brief Called with one `Event` per lifecycle step (include `events.hpp`). Events are
   /// delivered in the order they happened, one at a time, never under the pool's lock, on
   /// the thread that caused the step or on another pool thread delivering at that moment.
   /// The listener may read the pool (`stats()`, `workers()`) and change its settings, but
-  /// must not wait for inputs of the pool. Empty (the default): no event is built at all.
+  /// must not wait for inputs of the pool, and must not throw (`std::terminate` is
+  /// called if it does). Empty (the default): no event is built at all.
   std::function<void(const Event&)> on_event{};
   /// @brief How long capacity is kept once the pool drains (include `keep_alive.hpp`, or
   /// `hybrid_histogram.hpp` for the predictive policy). Null (the default): the fixed
-  /// `Autoscaler::idle_timeout`. One policy object serves one pool.
+  /// `Autoscaler::idle_timeout`. One policy object serves one pool; the Controller calls
+  /// it under the pool's lock, so its members must be quick and must not throw.
   std::shared_ptr<KeepAlivePolicy> keep_alive{};
 };
 

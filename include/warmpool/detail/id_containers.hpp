@@ -1,0 +1,190 @@
+#pragma once
+// Internals: containers keyed by 64-bit ids that do not allocate per element, for the
+// warm path (every input passes through them under the pool's lock).
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace warmpool::detail {
+
+/// A hash map from 64-bit ids to `V`: open addressing with linear probing and
+/// backward-shift deletion, so no tombstones and no allocation except when it grows.
+/// `V` must be default-constructible and movable. References are invalidated by
+/// `emplace` and `take`.
+template <class V>
+class IdMap {
+ public:
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  bool contains(std::uint64_t key) const noexcept { return find(key) != nullptr; }
+
+  V* find(std::uint64_t key) noexcept { return const_cast<V*>(std::as_const(*this).find(key)); }
+
+  const V* find(std::uint64_t key) const noexcept {
+    if (slots_.empty()) return nullptr;
+    for (std::size_t i = home(key);; i = next(i)) {
+      const Slot& slot = slots_[i];
+      if (!slot.used) return nullptr;
+      if (slot.key == key) return &slot.value;
+    }
+  }
+
+  /// Adds `key` (which must be absent).
+  V& emplace(std::uint64_t key, V value) {
+    if (2 * (size_ + 1) > slots_.size()) grow();
+    std::size_t i = home(key);
+    while (slots_[i].used) i = next(i);
+    slots_[i] = Slot{true, key, std::move(value)};
+    ++size_;
+    return slots_[i].value;
+  }
+
+  /// Removes `key` (which must be present) and returns its value.
+  V take(std::uint64_t key) {
+    std::size_t hole = home(key);
+    while (slots_[hole].key != key || !slots_[hole].used) hole = next(hole);
+    V value = std::move(slots_[hole].value);
+    // Shift later entries of the probe chain back into the hole.
+    for (std::size_t j = next(hole); slots_[j].used; j = next(j)) {
+      const std::size_t wanted = home(slots_[j].key);
+      if (distance(wanted, j) >= distance(hole, j)) {
+        slots_[hole] = std::move(slots_[j]);
+        hole = j;
+      }
+    }
+    slots_[hole] = Slot{};
+    --size_;
+    return value;
+  }
+
+  /// Calls `f(key, value)` for every entry (which `f` must not add or remove).
+  template <class F>
+  void for_each(F&& f) {
+    for (Slot& slot : slots_) {
+      if (slot.used) f(slot.key, slot.value);
+    }
+  }
+
+ private:
+  struct Slot {
+    bool used = false;
+    std::uint64_t key = 0;
+    V value{};
+  };
+
+  std::size_t home(std::uint64_t key) const noexcept {
+    return static_cast<std::size_t>((key * 0x9e3779b97f4a7c15ULL) >> shift_);
+  }
+  std::size_t next(std::size_t i) const noexcept { return (i + 1) & (slots_.size() - 1); }
+  std::size_t distance(std::size_t from, std::size_t to) const noexcept {
+    return (to - from) & (slots_.size() - 1);
+  }
+
+  void grow() {
+    std::vector<Slot> old(std::max<std::size_t>(16, 2 * slots_.size()));
+    old.swap(slots_);
+    shift_ = 64U - static_cast<unsigned>(std::countr_zero(slots_.size()));
+    size_ = 0;
+    for (Slot& slot : old) {
+      if (slot.used) emplace(slot.key, std::move(slot.value));
+    }
+  }
+
+  std::vector<Slot> slots_;
+  std::size_t size_ = 0;
+  unsigned shift_ = 64;
+};
+
+/// A FIFO queue of `T` (which has an `id` member) that can also push at the front and
+/// remove any element by id; a ring buffer plus an index, so no allocation per element.
+template <class T>
+class IdQueue {
+ public:
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  bool contains(std::uint64_t id) const noexcept { return where_.contains(id); }
+  /// Cells allocated (holes included).
+  std::size_t capacity() const noexcept { return ring_.size(); }
+
+  /// The oldest element (the queue must not be empty).
+  const T& front() const noexcept { return *ring_[slot(head_)]; }
+
+  void push_back(T value) {
+    make_room();
+    const std::uint64_t seq = head_ + span_;
+    where_.emplace(value.id, seq);
+    ring_[slot(seq)] = std::move(value);
+    ++span_;
+    ++size_;
+  }
+
+  void push_front(T value) {
+    make_room();
+    --head_;
+    where_.emplace(value.id, head_);
+    ring_[slot(head_)] = std::move(value);
+    ++span_;
+    ++size_;
+  }
+
+  /// Removes the element `id` (which must be present) and returns it.
+  T take(std::uint64_t id) {
+    const std::uint64_t seq = where_.take(id);
+    std::optional<T>& cell = ring_[slot(seq)];
+    T value = std::move(*cell);
+    cell.reset();
+    --size_;
+    while (span_ > 0 && !ring_[slot(head_)]) {  // drop holes at either end
+      ++head_;
+      --span_;
+    }
+    while (span_ > 0 && !ring_[slot(head_ + span_ - 1)]) --span_;
+    if (span_ > 2 * size_ + 32) compact();  // mostly holes: an old input holds the front
+    return value;
+  }
+
+ private:
+  std::size_t slot(std::uint64_t seq) const noexcept {
+    return static_cast<std::size_t>(seq) & (ring_.size() - 1);
+  }
+
+  /// Moves the elements together (in order), so holes do not pile up behind the front.
+  void compact() {
+    std::uint64_t to = head_;  // sequence numbers wrap (push_front below 0): count offsets
+    for (std::size_t offset = 0; offset < span_; ++offset) {
+      const std::uint64_t from = head_ + offset;
+      std::optional<T>& cell = ring_[slot(from)];
+      if (!cell) continue;
+      if (from != to) {
+        *where_.find(cell->id) = to;
+        ring_[slot(to)].swap(cell);  // the target cell is empty: `to` trails `from`
+      }
+      ++to;
+    }
+    span_ = size_;
+  }
+
+  /// Grows the ring when full; holes left by `take` in the middle count as used.
+  void make_room() {
+    if (span_ < ring_.size()) return;
+    std::vector<std::optional<T>> bigger(std::max<std::size_t>(16, 2 * ring_.size()));
+    for (std::uint64_t i = 0; i < span_; ++i) {
+      bigger[static_cast<std::size_t>(head_ + i) & (bigger.size() - 1)] =
+          std::move(ring_[slot(head_ + i)]);
+    }
+    ring_.swap(bigger);
+  }
+
+  std::vector<std::optional<T>> ring_;
+  std::uint64_t head_ = 0;  // sequence number of the first cell in use
+  std::size_t span_ = 0;    // cells from head_ to the last element, holes included
+  std::size_t size_ = 0;
+  IdMap<std::uint64_t> where_;  // id -> sequence number
+};
+
+}  // namespace warmpool::detail
