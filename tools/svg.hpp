@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -51,6 +52,18 @@ inline std::string escaped(std::string_view text) {
     }
   }
   return out;
+}
+
+/// Opens an SVG document of the given size on a white background, with `title` at
+/// (`title_x`, 28).
+inline void open_document(std::ostream& out, double width, double height, double title_x,
+                          std::string_view title) {
+  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << coordinate(width) << "\" height=\""
+      << coordinate(height) << "\" viewBox=\"0 0 " << coordinate(width) << ' ' << coordinate(height)
+      << "\" font-family=\"sans-serif\">\n"
+      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      << "<text x=\"" << coordinate(title_x) << "\" y=\"28\" font-size=\"15\">" << escaped(title)
+      << "</text>\n";
 }
 
 }  // namespace svg

@@ -60,7 +60,6 @@ inline std::vector<Averages> averages(const warmpool::SimulationResult& result) 
 }
 
 using svg::coordinate;
-using svg::escaped;
 using svg::number;
 
 inline double tick_spacing(double largest) { return svg::tick_spacing(largest, wanted_ticks); }
@@ -188,12 +187,7 @@ inline void write(std::ostream& out, const warmpool::SimulationResult& result,
 
   const double width = left + chart_width + legend_width;
   const double height = top + chart_height + bottom;
-  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << coordinate(width) << "\" height=\""
-      << coordinate(height) << "\" viewBox=\"0 0 " << coordinate(width) << ' ' << coordinate(height)
-      << "\" font-family=\"sans-serif\">\n"
-      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      << "<text x=\"" << coordinate(left) << "\" y=\"28\" font-size=\"15\">" << escaped(title)
-      << "</text>\n";
+  svg::open_document(out, width, height, left, title);
   axes(out, y_max, y_tick, total_seconds);
   Chart chart(out, steps.size(), y_max);
   const auto zero = [](std::size_t) { return 0.0; };

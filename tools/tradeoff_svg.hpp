@@ -176,12 +176,7 @@ inline void write(std::ostream& out, const tradeoff::Curve& curve,
   const Scale scale(x_largest, y_largest);
   const double width = left + chart_width + legend_width;
   const double height = top + chart_height + bottom;
-  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << coordinate(width) << "\" height=\""
-      << coordinate(height) << "\" viewBox=\"0 0 " << coordinate(width) << ' ' << coordinate(height)
-      << "\" font-family=\"sans-serif\">\n"
-      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      << "<text x=\"" << coordinate(left) << "\" y=\"28\" font-size=\"15\">" << escaped(title)
-      << "</text>\n";
+  svg::open_document(out, width, height, left, title);
   axes(out, scale);
   detail::curve(out, scale, curve);
   for (std::size_t i = 0; i < candidates.size(); ++i) {
