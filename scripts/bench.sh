@@ -23,6 +23,9 @@ main() {
     return 2
   fi
 
+  # Google Benchmark and the peers compared against (asio, rvaser's thread_pool).
+  bash "${ROOT}/scripts/install-deps.sh" libbenchmark-dev libthread-pool-dev libasio-dev
+
   cmake -S "${ROOT}" -B "${BUILD}" -DCMAKE_BUILD_TYPE=Release \
     -DWARMPOOL_BUILD_BENCHMARKS=ON -DWARMPOOL_BUILD_TESTS=OFF -DWARMPOOL_BUILD_EXAMPLES=OFF \
     -DWARMPOOL_BUILD_TOOLS=OFF \

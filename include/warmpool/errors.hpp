@@ -60,8 +60,9 @@ class enter_failed : public error {
 
 /// @brief Thrown by user code to say "this worker is broken": the worker is replaced.
 ///
-/// An input that throws it ends with it; its worker is evicted (its exit hooks run)
-/// and a replacement boots when the target needs one. Example:
+/// Its worker is evicted (its exit hooks run) and a replacement boots when the target
+/// needs one; the input runs again on another worker, up to `Options::worker_lost_reruns`
+/// times, and then ends with this error. Example:
 /// @code
 /// pool.submit([](Session& s) { if (!s.alive()) throw warmpool::worker_lost("session dropped"); });
 /// @endcode
