@@ -515,7 +515,8 @@ class Controller {
     if (!idle_period_ || !idle_period_->windows) return std::nullopt;
     for (const Time offset :
          {idle_period_->windows->prewarm_after, idle_period_->windows->keep_until}) {
-      if (idle_period_->since + offset > now_) return idle_period_->since + offset;
+      const Time at = idle_period_->since + std::min<Time>(offset, longest_span);  // no overflow
+      if (at > now_) return at;
     }
     return std::nullopt;
   }
