@@ -438,6 +438,10 @@ class SimulationRun {
     }
     controller_.shutdown(now_, Drain::finish);
     carry_out_actions();
+    const Stats counted = controller_.stats();  // the one brain's counters
+    result_.boots = counted.boots;
+    result_.cold_inputs = counted.cold_inputs;
+    result_.evictions = counted.evictions;
     std::sort(result_.queue_waits.begin(), result_.queue_waits.end());
     result_.end = now_;
     return std::move(result_);
@@ -550,7 +554,7 @@ class SimulationRun {
     for (const Action& action : actions_) {
       switch (action.kind) {
         case Action::Kind::boot: boot(action.worker); break;
-        case Action::Kind::start: start(action.input, action.worker, action.cold); break;
+        case Action::Kind::start: start(action.input, action.worker); break;
         case Action::Kind::evict: evict(action.worker); break;
         case Action::Kind::fail:
           --pending_;
@@ -571,13 +575,11 @@ class SimulationRun {
   void boot(WorkerId worker) {
     workers_.emplace(worker, SimWorker{});
     ++booting_;
-    ++result_.boots;
     schedule(now_ + boot_time_of(worker), Step::worker_warm, worker);
   }
 
-  void start(InputId input, WorkerId worker, bool cold) {
+  void start(InputId input, WorkerId worker) {
     --pending_;
-    if (cold) ++result_.cold_inputs;
     result_.queue_waits.push_back(now_ - trace_[input].arrival);
     if (workers_.at(worker).running++ == 0) {
       --idle_;
@@ -588,7 +590,6 @@ class SimulationRun {
   }
 
   void evict(WorkerId worker) {
-    ++result_.evictions;
     const auto it = workers_.find(worker);
     if (it->second.running > 0) {
       it->second.evicting = true;
