@@ -35,6 +35,7 @@
 #include <stdexcept>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -250,6 +251,20 @@ struct Phase {
 /// refusal (queue_full / pool_closed at submit).
 thread_local std::uint64_t posting_id = ~std::uint64_t{0};
 
+/// A post may also be refused on another thread, the one that admitted it: then the
+/// error tells a refusal from an accepted input that shutdown failed.
+bool refused(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const warmpool::queue_full&) {
+    return true;
+  } catch (const warmpool::pool_closed& closed) {
+    return std::string_view(closed.what()) == "pool is shut down";
+  } catch (...) {
+    return false;
+  }
+}
+
 /// Classifies how an input ended and checks that this input may end that way.
 /// `at_submit`: the error came inside the submit()/post() call itself; queue_full and
 /// pool_closed there are refusals (the input was not accepted).
@@ -443,7 +458,7 @@ void submitter(Pool& pool, Shared& shared, std::uint64_t first_id, std::size_t c
         auto callback = [s, id, allowed, done](warmpool::Result<std::uint64_t> r) {
           const std::uint8_t calls = ++s->callback_calls[id];
           if (calls == 1) {
-            const bool at_submit = posting_id == id;
+            const bool at_submit = posting_id == id || (!r.ok() && refused(r.error()));
             if (r.ok()) {
               if (at_submit) {
                 ++s->tally.unexpected;

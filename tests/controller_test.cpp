@@ -2506,3 +2506,54 @@ TEST_CASE("an input's own retries are validated and a refused one changes nothin
   CHECK(c.stats().inputs_submitted == 0);
   CHECK(c.stats().inputs_pending == 0);
 }
+
+// ------------------------------------------------------------ saturation
+
+TEST_CASE("deferrable arrivals: while every worker is busy and none may boot, the room left") {
+  Options o = options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s});
+  o.max_pending = 3;
+  Controller c(o);
+  CHECK(c.deferrable_arrivals() == 0);  // nothing runs: an arrival would boot a worker
+
+  c.input_arrived(0s, 1);
+  const WorkerId w = drain(c).booted().at(0);
+  CHECK(c.deferrable_arrivals() == 0);  // booting, but no input runs yet to end
+  c.worker_warm(1s, w);
+  drain(c);
+  CHECK(c.deferrable_arrivals() == 3);  // input 1 runs on the only worker allowed
+
+  c.update(2s, {.max_workers = 2});  // an arrival would boot a second worker
+  CHECK(drain(c).booted().empty());
+  CHECK(c.deferrable_arrivals() == 0);
+  c.update(2s, {.max_workers = 1});
+  CHECK(c.deferrable_arrivals() == 3);
+
+  c.input_arrived(3s, 2);
+  CHECK(c.deferrable_arrivals() == 2);  // one place of the queue is taken
+  c.input_arrived(3s, 3);
+  c.input_arrived(3s, 4);
+  CHECK(c.deferrable_arrivals() == 0);  // full: the next arrival is refused at once
+  c.input_done(4s, 1, Outcome::value);
+  CHECK(drain(c).started() == Starts{{2, w}});
+  CHECK(c.deferrable_arrivals() == 1);
+  for (const InputId input : {2, 3, 4}) c.input_done(5s, input, Outcome::value);
+  CHECK(c.deferrable_arrivals() == 0);  // the worker is free
+
+  c.input_arrived(6s, 5);
+  CHECK(c.deferrable_arrivals() == 3);
+  c.shutdown(7s, Drain::finish);
+  CHECK(c.deferrable_arrivals() == 0);  // closed: arrivals are refused at once
+}
+
+TEST_CASE("an arrival reported late waits in the queue from its own time") {
+  Controller c(options({.min_warm = 0, .max_workers = 1, .idle_timeout = 60s}));
+  c.input_arrived(0s, 1);
+  const WorkerId w = drain(c).booted().at(0);
+  c.worker_warm(1s, w);
+  c.tick(5s);
+  c.input_arrived(2s, 2);  // posted at 2 s, reported at 5 s (say, batched by the body)
+  c.input_done(8s, 1, Outcome::value);
+  CHECK(drain(c).started() == Starts{{1, w}, {2, w}});
+  const Stats s = c.stats(8s);
+  CHECK(s.queue_wait.max == 6s);  // 2 s to 8 s; input 1 waited 1 s for its boot
+}

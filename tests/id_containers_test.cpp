@@ -1,4 +1,4 @@
-// The allocation-free containers of the warm path (detail::IdMap, detail::IdQueue),
+// The containers of the warm path (detail::HashMap, detail::IdMap, detail::IdQueue),
 // checked against std::unordered_map and std::deque under random operations.
 
 #include <doctest/doctest.h>
@@ -15,6 +15,7 @@
 
 namespace {
 
+using warmpool::detail::HashMap;
 using warmpool::detail::IdMap;
 using warmpool::detail::IdQueue;
 
@@ -25,8 +26,9 @@ struct Item {
 
 }  // namespace
 
-TEST_CASE("IdMap: finds, adds and takes like std::unordered_map") {
-  IdMap<std::string> map;
+TEST_CASE_TEMPLATE("IdMap and HashMap: find, add and take like std::unordered_map", Map,
+                   IdMap<std::string>, HashMap<std::string>) {
+  Map map;
   std::unordered_map<std::uint64_t, std::string> model;
   std::mt19937_64 random(7);
   for (int step = 0; step < 200'000; ++step) {
@@ -52,6 +54,39 @@ TEST_CASE("IdMap: finds, adds and takes like std::unordered_map") {
     CHECK(model.at(key) == value);
   });
   CHECK(visited == model.size());
+}
+
+TEST_CASE("IdMap: a sliding window of sequential ids, and keys strided by powers of two") {
+  IdMap<std::uint64_t> map;
+  std::unordered_map<std::uint64_t, std::uint64_t> model;
+  const auto check_all = [&] {
+    REQUIRE(map.size() == model.size());
+    for (const auto& [key, value] : model) REQUIRE(*map.find(key) == value);
+  };
+  // Inputs' ids: added in order, mostly taken in order, a few stay behind for long.
+  for (std::uint64_t id = 1; id <= 50'000; ++id) {
+    map.emplace(id, id * 2);
+    model.emplace(id, id * 2);
+    if (id > 1'000 && (id - 1'000) % 97 != 0) {
+      CHECK(map.take(id - 1'000) == (id - 1'000) * 2);
+      model.erase(id - 1'000);
+    }
+  }
+  check_all();
+  // Keys that share their low bits still work (above the ids, so no key repeats).
+  for (const std::uint64_t stride : {std::uint64_t{1} << 10, std::uint64_t{1} << 32}) {
+    const auto key = [stride](std::uint64_t i) { return (std::uint64_t{1} << 48) + i * stride; };
+    for (std::uint64_t i = 1; i <= 2'000; ++i) {
+      map.emplace(key(i), i);
+      model.emplace(key(i), i);
+    }
+    check_all();
+    for (std::uint64_t i = 2; i <= 2'000; i += 2) {
+      CHECK(map.take(key(i)) == i);
+      model.erase(key(i));
+    }
+    check_all();
+  }
 }
 
 TEST_CASE("IdMap: key 0 and the largest key are ordinary keys") {

@@ -13,6 +13,7 @@
 #include <latch>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -660,6 +661,129 @@ TEST_CASE("pool: post calls done exactly once with the value or the error") {
   CHECK(calls_error == 1);
   CHECK(calls_void == 1);
   CHECK(calls_void_error == 1);
+}
+
+TEST_CASE("pool: inputs posted from many threads at once all run without a later call") {
+  // While one thread holds the pool's lock, `post` leaves its input to that thread. If
+  // one were left behind, it would wait for the next call to the pool: none comes here
+  // until every callback has run.
+  ManualClock clock;
+  Options o = with_max_workers(2);
+  o.autoscaler.min_warm = 2;
+  o.max_pending = std::size_t{1} << 20;
+  TestPool<Plain> pool(o, {}, clock);
+  constexpr int producers = 4;
+  constexpr int per_producer = 5'000;
+  std::atomic<int> done{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < producers; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < per_producer; ++i) {
+        pool.post([](Plain&) {},
+                  [&done](warmpool::Result<void>&& r) {
+                    if (r.ok()) ++done;
+                  });
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  CHECK(eventually([&] { return done == producers * per_producer; }));
+  const warmpool::Stats s = pool.stats();
+  CHECK(s.inputs_submitted == producers * per_producer);
+  CHECK(s.inputs_completed == producers * per_producer);
+}
+
+TEST_CASE("pool: a post to a saturated pool runs when the running input ends") {
+  // With every worker busy and none to boot, `post` only queues the input: the end of a
+  // running input admits it. No other call to the pool comes in between here.
+  ManualClock clock;
+  TestPool<Plain> pool(with_max_workers(1), {}, clock);
+  Gate started;
+  Gate gate;
+  auto blocker = submit_blocker(pool, started, gate);
+  REQUIRE(started.wait());
+  std::promise<int> ran;
+  pool.post([](Plain&) { return 7; },
+            [&ran](warmpool::Result<int>&& r) { ran.set_value(r.ok() ? r.value() : -1); });
+  gate.open();
+  auto value = ran.get_future();
+  REQUIRE(ready_soon(value));
+  CHECK(value.get() == 7);
+  CHECK(blocker.get());
+}
+
+TEST_CASE("pool: a post to a saturated pool shows in stats() at once") {
+  ManualClock clock;
+  TestPool<Plain> pool(with_max_workers(1), {}, clock);
+  Gate started;
+  Gate gate;
+  auto blocker = submit_blocker(pool, started, gate);
+  REQUIRE(started.wait());
+  pool.post([](Plain&) {}, [](warmpool::Result<void>&&) {});
+  const warmpool::Stats s = pool.stats();
+  CHECK(s.inputs_submitted == 2);
+  CHECK(s.inputs_pending == 1);
+  gate.open();
+  CHECK(blocker.get());  // the gate outlives its waiter
+}
+
+TEST_CASE("pool: a post with a timeout to a saturated pool times out with no other call") {
+  // Its deadline needs a timer at once, so it is admitted at once: nothing else ends it
+  // while the only worker stays busy.
+  warmpool::Pool<Plain> pool(with_max_workers(1));
+  Gate started;
+  Gate gate;
+  auto blocker = submit_blocker(pool, started, gate);
+  REQUIRE(started.wait());
+  std::promise<std::exception_ptr> ended;
+  pool.post([](Plain&) {}, [&ended](warmpool::Result<void>&& r) { ended.set_value(r.error()); },
+            {.timeout = 1ms});
+  auto error = ended.get_future();
+  REQUIRE(ready_soon(error));
+  CHECK(holds<warmpool::timeout_error>(error.get()));
+  gate.open();
+  CHECK(blocker.get());  // the gate outlives its waiter
+}
+
+TEST_CASE("pool: a backlog posted to a saturated pool runs in the order it was posted") {
+  // The backlog is held back and admitted as workers free up; a post with a timeout (and
+  // a submit) admits everything held before it, so neither jumps the queue.
+  ManualClock clock;
+  TestPool<Plain> pool(with_max_workers(1), {}, clock);
+  Gate started;
+  Gate gate;
+  auto blocker = submit_blocker(pool, started, gate);
+  REQUIRE(started.wait());
+  std::mutex order_mutex;
+  std::vector<int> order;  // appended by the only worker, read once all have run
+  const auto record = [&order, &order_mutex](int n) {
+    return [&order, &order_mutex, n](Plain&) {
+      std::lock_guard lock(order_mutex);
+      order.push_back(n);
+    };
+  };
+  std::atomic<int> ended{0};
+  const auto count = [&ended](warmpool::Result<void>&& r) {
+    if (r.ok()) ++ended;
+  };
+  constexpr int backlog = 1'000;
+  for (int n = 0; n < backlog; ++n) {
+    if (n == backlog / 2) {
+      pool.post(record(n), count, {.timeout = std::chrono::hours(1)});
+    } else if (n == backlog / 4) {
+      pool.submit(record(n));
+      ++ended;  // counted here: the future is dropped
+    } else {
+      pool.post(record(n), count);
+    }
+  }
+  gate.open();
+  CHECK(eventually([&] { return ended == backlog; }));
+  std::vector<int> expected(backlog);
+  std::iota(expected.begin(), expected.end(), 0);
+  std::lock_guard lock(order_mutex);
+  CHECK(order == expected);
+  CHECK(blocker.get());
 }
 
 // ------------------------------------------------------------------ SubmitOptions

@@ -120,8 +120,11 @@ class Controller {
     if (pending_.size() >= max_pending_) return reject(Admission::queue_full);
     ++counters_.inputs_submitted;
     end_idle_period();
-    InputRec rec{
-        .id = input, .deadline = arrival.deadline, .retries = arrival.retries, .queued_at = now_};
+    // An arrival reported late (a body may batch them) has waited since `now`.
+    InputRec rec{.id = input,
+                 .deadline = arrival.deadline,
+                 .retries = arrival.retries,
+                 .queued_at = std::min(now, now_)};
     if (arrival.cancelled) {
       fail(input, FailReason::cancelled);
     } else if (const std::optional<WorkerId> worker = free_worker()) {
@@ -300,6 +303,16 @@ class Controller {
   bool finished() const {
     return closed_ && booting_ + warm_ == 0 && pending_.empty() && running_.empty() &&
            retrying_.empty();
+  }
+
+  /// @brief How many arrivals a body may hold back now and report together at its next
+  /// event, changing no outcome: while an arrival could only wait in the queue (no warm
+  /// worker free, none may boot) and a running input is sure to end, the room left in
+  /// the queue; otherwise 0. Arrivals with a deadline should not be held back.
+  std::size_t deferrable_arrivals() const {
+    const bool saturated = !closed_ && !free_worker() && live() >= settings_.max_workers;
+    if (!saturated || running_.empty() || pending_.size() >= max_pending_) return 0;
+    return max_pending_ - pending_.size();
   }
 
   /// @brief True once `shutdown` was called.
@@ -575,6 +588,7 @@ class Controller {
         if (cancelled || cancelling_) return withdraw(rec, cancelled);
         // Unless it ran before, its deadline still applies while it waits.
         if (rec.failures == 0 && rec.reruns == 0) rec.started = false;
+        rec.queued_at = now_;
         enqueue(rec, /*first=*/true);
         return false;
       case Outcome::exception:
@@ -593,6 +607,7 @@ class Controller {
         if (cancelled) return withdraw(rec, cancelled);
         ++rec.reruns;
         ++counters_.inputs_rerun;
+        rec.queued_at = now_;
         enqueue(rec, /*first=*/true);
         return false;
     }
@@ -630,16 +645,18 @@ class Controller {
 
   void release_due_retries() {
     while (!retry_at_.empty() && retry_at_.begin()->first <= now_) {
-      enqueue(remove_retrying(retry_at_.begin()->second));
+      InputRec rec = remove_retrying(retry_at_.begin()->second);
+      rec.queued_at = now_;
+      enqueue(rec);
     }
   }
 
   // ---- pending queue
 
-  /// Queues an input at the back (or, for a re-run after a lost worker, at the front).
-  void enqueue(InputRec rec, bool first = false) {
+  /// Queues an input at the back (or, for a re-run after a lost worker, at the front);
+  /// it waits from `rec.queued_at`.
+  void enqueue(const InputRec& rec, bool first = false) {
     const InputId input = rec.id;
-    rec.queued_at = now_;
     if (record_events_) emit({.kind = EventKind::input_queued, .input = input});
     if (!rec.started && rec.deadline) deadlines_.emplace(*rec.deadline, input);
     if (first) {

@@ -11,6 +11,7 @@
 #include <exception>
 #include <functional>
 #include <future>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,7 +25,9 @@
 
 #include "controller.hpp"
 #include "detail/id_containers.hpp"
+#include "detail/intake.hpp"
 #include "detail/job.hpp"
+#include "detail/signal.hpp"
 #include "detail/spin_mutex.hpp"
 #include "errors.hpp"
 #include "events.hpp"
@@ -171,9 +174,22 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   /// @brief Runs `f` on a warm worker and calls `done(Result<R>)` exactly once.
   ///
-  /// `done` runs on the worker's thread (or, for an input refused at once, on the
-  /// caller's; for one failed by a timeout, cancellation or shutdown, on the thread that
-  /// noticed). It must not throw (std::terminate is called if it does).
+  /// `post` does not wait for the pool's lock: while another thread holds it, that
+  /// thread admits the input; while every worker is busy and none may boot, an input
+  /// without a timeout waits behind the queue until a running input ends, and is then
+  /// admitted in its turn (any other call to the pool, `stats()` say, admits all such
+  /// inputs at once). Inputs are admitted in the order they were posted and wait from
+  /// the moment they were posted. A post that would overfill `max_pending` is refused;
+  /// posts racing on several threads may pass the bound by at most one input per thread.
+  /// `done` runs on the worker's thread (for an input refused because the queue is full
+  /// or the pool is shut down, on the thread that admitted it, usually the caller's; for
+  /// one failed by a timeout, cancellation or shutdown, on the thread that noticed). It
+  /// must not throw (std::terminate is called if it does).
+  /// Thread-safety: any thread. Example:
+  /// @code
+  /// pool.post([](Model& m) { return m.infer(2.0f); },
+  ///           [](warmpool::Result<float>&& y) { if (y.ok()) reply(y.value()); });
+  /// @endcode
   template <class F, class Done>
   void post(F&& f, Done&& done) {
     post(std::forward<F>(f), std::forward<Done>(done), SubmitOptions{});
@@ -185,8 +201,11 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   void post(F&& f, Done&& done, SubmitOptions options) {
     using R = detail::call_result_t<F, Worker>;
     using Sink = detail::CallbackSink<R, std::decay_t<Done>>;
+    detail::validate(options);
     auto task = make_task(std::forward<F>(f), Sink(std::forward<Done>(done)), options.stop);
-    if (std::exception_ptr refused = admit(task, options)) task->fail(refused);
+    task->watch(options.stop, *this);
+    task->posted = {.at = now(), .options = std::move(options)};
+    queue_for_admission(std::move(task));
   }
 
   /// @brief Waits for a warm worker and lends it to the caller until the lease ends.
@@ -259,15 +278,18 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   /// @brief The keep_warm schedule in force, if any.
   std::optional<Schedule> schedule() const {
-    std::lock_guard lock(mutex_);
-    if (!floor_) return std::nullopt;
-    return floor_->schedule();
+    std::optional<Schedule> in_force;
+    read_locked([&] {
+      if (floor_) in_force = floor_->schedule();
+    });
+    return in_force;
   }
 
   /// @brief The autoscaler settings in force.
   Autoscaler autoscaler() const {
-    std::lock_guard lock(mutex_);
-    return controller_.autoscaler();
+    Autoscaler in_force;
+    read_locked([&] { in_force = controller_.autoscaler(); });
+    return in_force;
   }
 
   /// @brief A consistent snapshot of gauges, counters, time totals (up to now) and
@@ -275,11 +297,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// the number of inputs served.
   Stats stats() const {
     Stats s;
-    {
-      std::lock_guard lock(mutex_);
-      s = controller_.stats(now());
-      s.exit_failures = exit_failures_;
-    }
+    read_locked([&] { s = controller_.stats(now()); });
+    s.exit_failures = exit_failures_.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < hook_names_.size(); ++i) {
       s.enter_hooks.push_back({hook_names_[i], hook_times_[i].summary()});
     }
@@ -290,8 +309,9 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// age, inputs served and, when idle, since when.
   /// Thread-safety: any thread.
   std::vector<WorkerInfo> workers() const {
-    std::lock_guard lock(mutex_);
-    return controller_.workers(now());
+    std::vector<WorkerInfo> live;
+    read_locked([&] { live = controller_.workers(now()); });
+    return live;
   }
 
   /// @brief Stops accepting inputs and stops every worker, waiting until all are gone.
@@ -305,11 +325,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   void shutdown(Drain drain = Drain::finish) {
     react([drain](Controller& c, Controller::Time now) { c.shutdown(now, drain); });
     if (detail::current_pool == this) return;
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [this] { return controller_.finished() && hosts_.empty(); });
-    stop_housekeeper_ = true;
-    changed_.notify_all();
-    lock.unlock();
+    wait_until_finished();
     std::lock_guard join_lock(join_mutex_);
     if (housekeeper_.joinable()) housekeeper_.join();
   }
@@ -352,6 +368,12 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     std::vector<std::pair<std::unique_ptr<Job>, std::exception_ptr>> failed;
     std::vector<Grant> granted;
     std::vector<std::stop_source> stopped;  // copies: valid even if the input ends first
+  };
+
+  /// How an event admits the posted inputs held back (see "admission of posts").
+  enum class Admit {
+    all_first,           // all of them, before the event
+    as_can_start_after,  // after the event, while the Controller would not hold one back
   };
 
   /// Lets a notifying clock (ManualClock) drive the pool's timers from `advance()`.
@@ -455,14 +477,155 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// `react` without delivering events (the caller delivers them once it is done).
   template <class Step>
   void react_quietly(Step&& step) {
+    react_quietly(Admit::all_first, std::forward<Step>(step));
+  }
+
+  /// `react_quietly`, admitting inputs held back as `admit` says.
+  template <class Step>
+  void react_quietly(Admit admit, Step&& step) {
     Aftermath after;
     const Time at = now();  // read before locking: a late reader's time is clamped forward
-    {
-      std::lock_guard lock(mutex_);
-      step(controller_, at);
-      carry_out(after);
+    try {
+      locked(after, admit, [&] { step(controller_, at); });
+    } catch (...) {
+      finish(after);  // inputs admitted on the way are not lost
+      throw;
     }
     finish(after);
+  }
+
+  /// For const members: readers admit held-back inputs too, so a thread sees its posts.
+  /// (A pool is never a const object: its own threads write to it.)
+  template <class Read>
+  void read_locked(Read&& read) const {
+    const_cast<Pool&>(*this).react([&read](Controller&, Time) { read(); });
+  }
+
+  // ------------------------------------------------------------ admission of posts
+  //
+  // `post` does not take the pool's lock. It pushes its input onto `intake_`, then:
+  // - while a thread holds the lock (`admitting_`), it leaves the input to that thread,
+  //   which takes the intake again after letting go;
+  // - while the Controller allows arrivals to be held back (`budget_` > 0: no warm worker
+  //   free, none may boot, room in the queue, a running input sure to end) and the input
+  //   has no deadline, it leaves the input for the next event;
+  // - otherwise it takes the lock and admits the input itself.
+  // Inputs taken from the intake wait in `held_`, in arrival order, behind the
+  // Controller's queue. When a serving thread's input ends, that thread admits only as
+  // many as can start, so the Controller's queue stays short under a backlog; any other
+  // event admits all of them first, so each input meets the Controller's rules in
+  // arrival order (an input with a deadline, too, admits every one held before it).
+
+  /// Holds the pool's lock; while it is held, `post` leaves its input to the holder.
+  class Holding {
+   public:
+    explicit Holding(Pool& pool) : pool_(pool) {
+      pool_.mutex_.lock();
+      pool_.admitting_.store(true, std::memory_order_seq_cst);
+    }
+    ~Holding() {
+      pool_.admitting_.store(false, std::memory_order_seq_cst);
+      pool_.mutex_.unlock();
+    }
+    Holding(const Holding&) = delete;
+    Holding& operator=(const Holding&) = delete;
+
+   private:
+    Pool& pool_;
+  };
+
+  /// Runs `f` under the pool's lock, admitting held inputs as `admit` says and carrying
+  /// out the Controller's actions before unlocking; what must happen outside the lock is
+  /// left in `after`. Inputs posted while the lock was held are taken after unlocking.
+  template <class F>
+  void locked(Aftermath& after, Admit admit, F&& f) {
+    try {
+      Holding hold(*this);
+      take_intake();
+      if (admit == Admit::all_first) admit_held(after, admit);
+      f();
+      carry_out(after);
+      if (admit == Admit::as_can_start_after) admit_held(after, admit);
+      set_budget();
+    } catch (...) {
+      admit_posted_meanwhile(after);
+      throw;
+    }
+    admit_posted_meanwhile(after);
+  }
+
+  /// Takes the inputs that posts left to this thread while it held the lock. (A post that
+  /// saw `admitting_` set pushed its input before this check.) The lock is taken again
+  /// without setting `admitting_`, so later posts admit themselves and this thread is not
+  /// kept here by a busy producer.
+  void admit_posted_meanwhile(Aftermath& after) {
+    if (intake_.empty()) return;
+    std::lock_guard lock(mutex_);
+    take_intake();
+    admit_held(after, Admit::as_can_start_after);
+    set_budget();
+  }
+
+  /// Pushes a posted input onto the intake and admits it unless another thread will (see
+  /// "admission of posts" above).
+  void queue_for_admission(std::unique_ptr<TaskBase> task) {
+    const bool has_deadline = task->posted.options.timeout.has_value();
+    intake_.push(task.release());
+    if (!has_deadline) {
+      if (admitting_.load(std::memory_order_seq_cst)) return;
+      if (budget_.fetch_sub(1, std::memory_order_seq_cst) > 0) return;
+    }
+    react([](Controller&, Time) {});
+  }
+
+  /// Moves the intake, oldest first, to the back of `held_` (under the lock).
+  void take_intake() {
+    for (detail::QueuedNode* node = intake_.take_all(); node != nullptr;) {
+      detail::QueuedNode* next = node->next_queued;
+      held_.push_back(static_cast<TaskBase*>(node));
+      node = next;
+    }
+  }
+
+  /// Admits held inputs, oldest first, as `admit` says (under the lock).
+  void admit_held(Aftermath& after, Admit admit) {
+    bool admitted = false;
+    while (!held_.empty() &&
+           (admit == Admit::all_first || controller_.deferrable_arrivals() == 0)) {
+      admit_posted(std::unique_ptr<TaskBase>(held_.pop_front()), after);
+      admitted = true;
+    }
+    if (admitted) carry_out(after);
+  }
+
+  /// Lets the next posts be held back, as many as the Controller's queue has room for.
+  void set_budget() {
+    const std::size_t room = controller_.deferrable_arrivals();
+    const std::size_t budget = room > held_.size() ? room - held_.size() : 0;
+    budget_.store(static_cast<std::int64_t>(
+                      std::min<std::size_t>(budget, std::numeric_limits<std::int64_t>::max())),
+                  std::memory_order_seq_cst);
+  }
+
+  /// Offers one posted input to the Controller; a refused one is failed after unlocking.
+  void admit_posted(std::unique_ptr<TaskBase> task, Aftermath& after) {
+    const InputId id = task->id();
+    const typename TaskBase::Posted& posted = task->posted;
+    Arrival arrival{.retries = posted.options.retries,
+                    .cancelled = posted.options.stop.stop_requested()};
+    if (posted.options.timeout) arrival.deadline = posted.at + *posted.options.timeout;
+    const Time at = posted.at;
+    Admission admission{};
+    try {
+      jobs_.emplace(id, nullptr) = std::move(task);  // if this throws, `task` is still ours
+      admission = controller_.input_arrived(at, id, arrival);
+    } catch (...) {
+      after.failed.emplace_back(task ? std::move(task) : take_job(id), std::current_exception());
+      return;
+    }
+    if (admission != Admission::accepted) {
+      after.failed.emplace_back(take_job(id), refusal(admission));
+    }
   }
 
   void finish(Aftermath& after) {
@@ -507,8 +670,9 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
         for (const Event& event : batch) notify_listener(event);
       }
       delivering_.store(false, std::memory_order_release);
-      std::lock_guard lock(mutex_);
-      if (undelivered_.empty()) return;
+      bool more = false;
+      react_quietly([&](Controller&, Time) { more = !undelivered_.empty(); });
+      if (!more) return;
     }
   }
 
@@ -517,8 +681,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   bool take_undelivered(std::deque<Event>& batch) {
     batch.clear();
-    std::lock_guard lock(mutex_);
-    batch.swap(undelivered_);
+    react_quietly([&](Controller&, Time) { batch.swap(undelivered_); });
     return !batch.empty();
   }
 
@@ -538,7 +701,10 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       const std::optional<Time> wakeup = next_due();
       if (wakeup && (!planned_wakeup_ || *wakeup < *planned_wakeup_)) changed_.notify_all();
     }
-    if (controller_.finished()) changed_.notify_all();
+    if (!finish_announced_ && controller_.finished()) {
+      finish_announced_ = true;  // once: the housekeeper would wake for every later call
+      changed_.notify_all();
+    }
   }
 
   void boot(WorkerId id) {
@@ -617,8 +783,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   template <class F, class Sink>
   std::unique_ptr<TaskBase> make_task(F&& f, Sink sink, const std::stop_token& stop) {
     using Task = detail::Task<Worker, std::decay_t<F>, Sink>;
-    return std::make_unique<Task>(next_input_.fetch_add(1, std::memory_order_relaxed),
-                                  std::forward<F>(f), std::move(sink), stop);
+    return Job::template make<Task>(slab_, next_input_.fetch_add(1, std::memory_order_relaxed),
+                                    std::forward<F>(f), std::move(sink), stop);
   }
 
   /// Offers a job to the Controller. Returns null when accepted (the pool took the job),
@@ -636,12 +802,14 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       admission = c.input_arrived(now, id, arrival);
       if (admission != Admission::accepted) job.reset(static_cast<J*>(take_job(id).release()));
     });
-    switch (admission) {
-      case Admission::accepted: return nullptr;
-      case Admission::queue_full:
-        return std::make_exception_ptr(queue_full(
-            "max_pending (" + std::to_string(options_.max_pending) + ") inputs already wait"));
-      case Admission::closed: break;
+    return admission == Admission::accepted ? nullptr : refusal(admission);
+  }
+
+  /// The error for an input the Controller did not accept.
+  std::exception_ptr refusal(Admission admission) const {
+    if (admission == Admission::queue_full) {
+      return std::make_exception_ptr(queue_full(
+          "max_pending (" + std::to_string(options_.max_pending) + ") inputs already wait"));
     }
     return std::make_exception_ptr(pool_closed("pool is shut down"));
   }
@@ -649,8 +817,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   std::future<Lease<Worker>> request_lease(std::optional<std::chrono::milliseconds> timeout) {
     std::promise<Lease<Worker>> promise;
     auto future = promise.get_future();
-    auto request = std::make_unique<LeaseRequest>(
-        next_input_.fetch_add(1, std::memory_order_relaxed), std::move(promise));
+    auto request = Job::template make<LeaseRequest>(
+        slab_, next_input_.fetch_add(1, std::memory_order_relaxed), std::move(promise));
     if (std::exception_ptr refused = admit(request, {.timeout = timeout})) {
       std::rethrow_exception(refused);
     }
@@ -685,7 +853,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// or a `fail` action ended it.
   std::unique_ptr<Job> end_run(InputId input, Outcome outcome) {
     std::unique_ptr<Job> job;
-    react_quietly([&](Controller& c, Time now) {
+    react_quietly(Admit::as_can_start_after, [&](Controller& c, Time now) {
       if (c.input_done(now, input, outcome)) job = take_job(input);
     });
     return job;
@@ -836,16 +1004,16 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     try {
       hook();
     } catch (...) {
-      std::lock_guard lock(mutex_);
-      ++exit_failures_;
+      exit_failures_.fetch_add(1, std::memory_order_relaxed);
     }
   }
 
   /// Hands the finished host to the housekeeper, which joins its threads.
   void retire(Host& host) {
-    std::lock_guard lock(mutex_);
-    auto node = hosts_.extract(host.id);
-    retired_.push_back(std::move(node.mapped()));
+    const WorkerId id = host.id;
+    react([this, id](Controller&, Time) {
+      retired_.push_back(std::move(hosts_.extract(id).mapped()));
+    });
     changed_.notify_all();
   }
 
@@ -854,49 +1022,43 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// Joins retired workers and, for real clocks, wakes the Controller when due.
   void housekeep() {
     detail::current_pool = this;  // callbacks it runs may call shutdown()
-    std::unique_lock lock(mutex_);
     while (true) {
-      join_retired(lock);
-      if (stop_housekeeper_ && retired_.empty()) return;
-      if constexpr (!detail::notifying_clock<Clock>) {
-        if (planned_wakeup_ && *planned_wakeup_ <= now()) {
-          Aftermath after;
-          planned_wakeup_.reset();
-          on_time(controller_, now());
-          carry_out(after);
-          lock.unlock();
-          finish(after);
-          deliver_events();
-          lock.lock();
-          continue;
+      const detail::Signal::Generation seen = changed_.generation();
+      std::vector<std::unique_ptr<Host>> retired;
+      bool stopping = false;
+      std::optional<Time> wake_at;
+      react([&](Controller& c, Time now) {
+        retired.swap(retired_);
+        stopping = stop_housekeeper_;
+        if constexpr (!detail::notifying_clock<Clock>) {
+          if (planned_wakeup_ && *planned_wakeup_ <= now) on_time(c, now);
+          planned_wakeup_ = wake_at = next_due();
         }
+      });
+      for (auto& host : retired) host->first.join();
+      if (!retired.empty()) continue;
+      if (stopping) return;
+      if (wake_at) {
+        changed_.wait_for(seen, *wake_at - now());
+      } else {
+        changed_.wait(seen);
       }
-      sleep(lock);
     }
   }
 
-  void sleep(std::unique_lock<detail::SpinMutex>& lock) {
-    if constexpr (!detail::notifying_clock<Clock>) {
-      planned_wakeup_ = next_due();
-      if (planned_wakeup_) {
-        changed_.wait_for(lock, *planned_wakeup_ - now());
-        return;
-      }
+  /// Waits until every worker is gone, then lets the housekeeper stop.
+  void wait_until_finished() {
+    while (true) {
+      const detail::Signal::Generation seen = changed_.generation();
+      bool finished = false;
+      react([&](Controller& c, Time) {
+        finished = c.finished() && hosts_.empty();
+        stop_housekeeper_ = stop_housekeeper_ || finished;
+      });
+      if (finished) break;
+      changed_.wait(seen);
     }
-    changed_.wait(lock);
-  }
-
-  void join_retired(std::unique_lock<detail::SpinMutex>& lock) {
-    while (!retired_.empty()) {
-      std::vector<std::unique_ptr<Host>> batch;
-      batch.swap(retired_);
-      lock.unlock();
-      for (auto& host : batch) {
-        host->first.join();
-      }
-      batch.clear();
-      lock.lock();
-    }
+    changed_.notify_all();
   }
 
   const Options options_;
@@ -906,8 +1068,10 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// How long a serving thread spins for its next input before it sleeps.
   static constexpr std::chrono::microseconds spin_after_work{50};
 
-  mutable detail::SpinMutex mutex_;  // guards everything below except the atomics
-  Controller controller_;
+  // Each thread's hot atomics sit on a cache line of their own (no false sharing).
+  detail::Slab slab_;  // memory of every job: declared first, so destroyed last
+  alignas(detail::cache_line) detail::SpinMutex mutex_;  // guards all but atomics and intake
+  alignas(detail::cache_line) Controller controller_;
   std::vector<Action> actions_;
   detail::IdMap<std::unique_ptr<Job>> jobs_;
   std::unordered_map<WorkerId, std::unique_ptr<Host>> hosts_;
@@ -916,14 +1080,19 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   std::exception_ptr last_boot_error_;
   std::vector<Event> events_;      // taken from the Controller
   std::deque<Event> undelivered_;  // waiting for the listener
-  std::uint64_t exit_failures_ = 0;
   std::optional<Time> planned_wakeup_;
   std::optional<detail::ScheduledFloor> floor_;  // with a schedule
   std::optional<Time> floor_change_at_;          // when the scheduled floor changes next
   bool stop_housekeeper_ = false;
-  std::condition_variable_any changed_;  // wakes the housekeeper and shutdown waiters
+  bool finish_announced_ = false;  // the Controller finished (after shutdown)
+  detail::Signal changed_;         // wakes the housekeeper and shutdown waiters
 
-  std::atomic<InputId> next_input_{1};
+  alignas(detail::cache_line) detail::Intake intake_;               // posts waiting for admission
+  alignas(detail::cache_line) std::atomic<bool> admitting_{false};  // a holder will admit
+  std::atomic<std::int64_t> budget_{0};  // posts that may still be held back
+  detail::Held<TaskBase> held_;          // posts taken from the intake, not yet admitted
+  alignas(detail::cache_line) std::atomic<InputId> next_input_{1};
+  alignas(detail::cache_line) std::atomic<std::uint64_t> exit_failures_{0};
   std::atomic<bool> delivering_{false};  // a thread is calling the listener
   const std::vector<std::string> hook_names_;
   std::deque<Histogram> hook_times_;  // one per enter hook, recorded without the lock

@@ -1,23 +1,25 @@
 #pragma once
-// Internals: containers keyed by 64-bit ids that do not allocate per element, for the
-// warm path (every input passes through them under the pool's lock).
+// Internals: containers keyed by 64-bit ids that allocate at most once per 64 elements,
+// for the warm path (every input passes through them under the pool's lock).
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 
 namespace warmpool::detail {
 
-/// A hash map from 64-bit ids to `V`: open addressing with linear probing and
+/// A hash map from 64-bit keys to `V`: open addressing with linear probing and
 /// backward-shift deletion, so no tombstones and no allocation except when it grows.
-/// `V` must be default-constructible and movable. References are invalidated by
-/// `emplace` and `take`.
+/// Its hash scatters consecutive keys (long runs would make deletion slow). `V` must be
+/// default-constructible and movable. References are invalidated by `emplace` and `take`.
 template <class V>
-class IdMap {
+class HashMap {
  public:
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
@@ -98,6 +100,72 @@ class IdMap {
   std::vector<Slot> slots_;
   std::size_t size_ = 0;
   unsigned shift_ = 64;
+};
+
+/// A map from 64-bit ids to `V` for ids handed out in order, like inputs': pages of 64
+/// consecutive ids, found through a small `HashMap` of pages, so the ids in use (however
+/// many) are reached directly, near one another in memory, and a page is freed when its
+/// last id goes. Any ids work; ids far apart cost a page each. `V` must be
+/// default-constructible and movable. References stay valid until their entry is taken.
+template <class V>
+class IdMap {
+ public:
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  bool contains(std::uint64_t key) const noexcept { return find(key) != nullptr; }
+
+  V* find(std::uint64_t key) noexcept { return const_cast<V*>(std::as_const(*this).find(key)); }
+
+  const V* find(std::uint64_t key) const noexcept {
+    const std::unique_ptr<Page>* page = pages_.find(key / page_size);
+    if (page == nullptr || !(*page)->holds(key % page_size)) return nullptr;
+    return &(*page)->values[key % page_size];
+  }
+
+  /// Adds `key` (which must be absent).
+  V& emplace(std::uint64_t key, V value) {
+    std::unique_ptr<Page>* page = pages_.find(key / page_size);
+    if (page == nullptr) page = &pages_.emplace(key / page_size, std::make_unique<Page>());
+    Page& p = **page;
+    p.values[key % page_size] = std::move(value);
+    p.used |= bit(key % page_size);
+    ++size_;
+    return p.values[key % page_size];
+  }
+
+  /// Removes `key` (which must be present) and returns its value.
+  V take(std::uint64_t key) {
+    Page& page = **pages_.find(key / page_size);
+    V value = std::exchange(page.values[key % page_size], V{});
+    page.used &= ~bit(key % page_size);
+    --size_;
+    if (page.used == 0) pages_.take(key / page_size);
+    return value;
+  }
+
+  /// Calls `f(key, value)` for every entry (which `f` must not add or remove).
+  template <class F>
+  void for_each(F&& f) {
+    pages_.for_each([&f](std::uint64_t page_number, std::unique_ptr<Page>& page) {
+      for (std::uint64_t i = 0; i < page_size; ++i) {
+        if (page->holds(i)) f(page_number * page_size + i, page->values[i]);
+      }
+    });
+  }
+
+ private:
+  static constexpr std::uint64_t page_size = 64;  // one bit each in `Page::used`
+
+  static std::uint64_t bit(std::uint64_t index) noexcept { return std::uint64_t{1} << index; }
+
+  struct Page {
+    bool holds(std::uint64_t index) const noexcept { return (used & bit(index)) != 0; }
+    std::uint64_t used = 0;
+    std::array<V, page_size> values{};
+  };
+
+  HashMap<std::unique_ptr<Page>> pages_;  // by id / page_size
+  std::size_t size_ = 0;
 };
 
 /// A FIFO queue of `T` (which has an `id` member) that can also push at the front and

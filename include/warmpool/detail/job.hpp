@@ -4,6 +4,8 @@
 #include <exception>
 #include <functional>
 #include <future>
+#include <memory>
+#include <new>
 #include <optional>
 #include <stop_token>
 #include <type_traits>
@@ -13,6 +15,9 @@
 #include "../errors.hpp"
 #include "../lease.hpp"
 #include "../result.hpp"
+#include "../settings.hpp"
+#include "intake.hpp"
+#include "slab.hpp"
 
 namespace warmpool::detail {
 
@@ -74,14 +79,42 @@ class Job {
   /// Starts watching `stop`: a stop request cancels the input while it waits and keeps a
   /// running one from being run again.
   void watch(const std::stop_token& stop, Canceller& canceller) {
-    if (stop.stop_possible()) on_stop_.emplace(stop, CancelOnStop{&canceller, id_});
+    if (stop.stop_possible()) {
+      on_stop_ =
+          std::make_unique<std::stop_callback<CancelOnStop>>(stop, CancelOnStop{&canceller, id_});
+    }
+  }
+
+  /// Makes a `J` in memory from `slab` (jobs are made only this way).
+  template <class J, class... Args>
+  static std::unique_ptr<J> make(Slab& slab, Args&&... args) {
+    SlabHome home;
+    void* memory = slab.allocate(sizeof(J), alignof(J), home);
+    try {
+      J* job = ::new (memory) J(std::forward<Args>(args)...);
+      job->home_ = home;
+      return std::unique_ptr<J>(job);
+    } catch (...) {
+      home.release(memory);
+      throw;
+    }
+  }
+
+  /// `delete job` destroys it and gives its memory back to where `make` took it from.
+  static void operator delete(Job* job, std::destroying_delete_t /*tag*/) noexcept {
+    const SlabHome home = job->home_;
+    void* memory = dynamic_cast<void*>(job);  // the whole object, whatever its type
+    job->~Job();
+    home.release(memory);
   }
 
  private:
   Kind kind_;
   InputId id_;
+  SlabHome home_;
   // Last member: destroyed first, so a running callback never sees a half-dead job.
-  std::optional<std::stop_callback<CancelOnStop>> on_stop_;
+  // Allocated only for a token that can stop, so an input without one stays small.
+  std::unique_ptr<std::stop_callback<CancelOnStop>> on_stop_;
 };
 
 /// Delivers a result through a std::promise (for `submit`).
@@ -121,7 +154,7 @@ struct ForwardStop {
 
 /// An input that runs a function on a worker's thread.
 template <class Worker>
-class TaskBase : public Job<Worker> {
+class TaskBase : public Job<Worker>, public QueuedNode {
  public:
   explicit TaskBase(InputId id) : Job<Worker>(Job<Worker>::Kind::task, id) {}
   /// Runs the function on the worker's thread and keeps its result for `settle()`.
@@ -130,6 +163,13 @@ class TaskBase : public Job<Worker> {
   virtual void settle() noexcept = 0;
   /// The stop state of the token the function sees; none when it takes no token.
   const std::stop_source& stop_source() const noexcept { return stop_; }
+
+  /// What `Pool::post` leaves for the lock holder that admits the input later.
+  struct Posted {
+    Controller::Time at{};
+    SubmitOptions options;
+  };
+  Posted posted;
 
  protected:
   std::stop_source stop_{std::nostopstate};
@@ -146,7 +186,10 @@ class Task final : public TaskBase<Worker> {
       : TaskBase<Worker>(id), fn_(std::move(fn)), sink_(std::move(sink)) {
     if constexpr (takes_stop_token<F, Worker>) {
       this->stop_ = std::stop_source();
-      if (caller_stop.stop_possible()) forward_.emplace(caller_stop, ForwardStop{this->stop_});
+      if (caller_stop.stop_possible()) {
+        forward_ = std::make_unique<std::stop_callback<ForwardStop>>(caller_stop,
+                                                                     ForwardStop{this->stop_});
+      }
     }
   }
 
@@ -190,7 +233,7 @@ class Task final : public TaskBase<Worker> {
   F fn_;
   Sink sink_;
   std::optional<Result<R>> result_;
-  std::optional<std::stop_callback<ForwardStop>> forward_;
+  std::unique_ptr<std::stop_callback<ForwardStop>> forward_;  // as `Job::on_stop_`
 };
 
 /// A request for a lease: granted with a warm worker instead of running on its thread.

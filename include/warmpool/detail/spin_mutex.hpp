@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <thread>
 
@@ -16,6 +17,9 @@
 #endif
 
 namespace warmpool::detail {
+
+/// The cache line size assumed for keeping hot atomics of different threads apart.
+inline constexpr std::size_t cache_line = 64;
 
 /// Tells the CPU this is a spin-wait loop (frees the core's resources for a sibling).
 inline void cpu_relax() noexcept {
