@@ -52,6 +52,21 @@ struct Plain {
   int value = 0;
 };
 
+/// A pool of one worker on virtual time, kept busy by an input that waits for `gate`:
+/// what comes next waits for it. The gate opens at the latest when the fixture ends.
+struct OneBusyWorker {
+  OneBusyWorker() { REQUIRE(started.wait()); }
+  ~OneBusyWorker() { gate.open(); }  // the pool's destructor waits for the busy input
+  OneBusyWorker(const OneBusyWorker&) = delete;
+  OneBusyWorker& operator=(const OneBusyWorker&) = delete;
+
+  ManualClock clock;
+  Gate started;
+  Gate gate;
+  TestPool<Plain> pool{with_max_workers(1), {}, clock};
+  std::future<bool> blocker = submit_blocker(pool, started, gate);  // true once let go
+};
+
 template <class E, class Future>
 bool fails_with(Future& f) {
   return holds<E>(error_of(f));
@@ -353,35 +368,30 @@ TEST_CASE("pool: buffer workers exist only while inputs are active") {
 // ------------------------------------------------------------------ max_workers / queue
 
 TEST_CASE("pool: max_workers caps the pool and the rest queue in submission order") {
-  ManualClock clock;
-  TestPool<Plain> pool(with_max_workers(1), {}, clock);
-  Gate started;
-  Gate gate;
-  auto blocker = submit_blocker(pool, started, gate);
-  REQUIRE(started.wait());
+  OneBusyWorker busy;
 
   std::mutex mutex;
   std::vector<int> order;
   std::vector<std::future<void>> queued;
   for (int i = 1; i <= 6; ++i) {
-    queued.push_back(pool.submit([&, i](Plain&) {
+    queued.push_back(busy.pool.submit([&, i](Plain&) {
       std::lock_guard lock(mutex);
       order.push_back(i);
     }));
   }
-  warmpool::Stats s = pool.stats();
+  warmpool::Stats s = busy.pool.stats();
   CHECK(s.inputs_pending == 6);
   CHECK(s.inputs_running == 1);
   CHECK(s.boots == 1);
   CHECK(s.workers_booting == 0);
 
-  gate.open();
+  busy.gate.open();
   for (auto& f : queued) {
     REQUIRE(ready_soon(f));
     f.get();
   }
   CHECK(order == std::vector<int>{1, 2, 3, 4, 5, 6});
-  s = pool.stats();
+  s = busy.pool.stats();
   CHECK(s.boots == 1);
   CHECK(s.cold_inputs == 1);
   CHECK(s.inputs_completed == 7);
@@ -696,35 +706,25 @@ TEST_CASE("pool: inputs posted from many threads at once all run without a later
 TEST_CASE("pool: a post to a saturated pool runs when the running input ends") {
   // With every worker busy and none to boot, `post` only queues the input: the end of a
   // running input admits it. No other call to the pool comes in between here.
-  ManualClock clock;
-  TestPool<Plain> pool(with_max_workers(1), {}, clock);
-  Gate started;
-  Gate gate;
-  auto blocker = submit_blocker(pool, started, gate);
-  REQUIRE(started.wait());
+  OneBusyWorker busy;
   std::promise<int> ran;
-  pool.post([](Plain&) { return 7; },
-            [&ran](warmpool::Result<int>&& r) { ran.set_value(r.ok() ? r.value() : -1); });
-  gate.open();
+  busy.pool.post([](Plain&) { return 7; },
+                 [&ran](warmpool::Result<int>&& r) { ran.set_value(r.ok() ? r.value() : -1); });
+  busy.gate.open();
   auto value = ran.get_future();
   REQUIRE(ready_soon(value));
   CHECK(value.get() == 7);
-  CHECK(blocker.get());
+  CHECK(busy.blocker.get());
 }
 
 TEST_CASE("pool: a post to a saturated pool shows in stats() at once") {
-  ManualClock clock;
-  TestPool<Plain> pool(with_max_workers(1), {}, clock);
-  Gate started;
-  Gate gate;
-  auto blocker = submit_blocker(pool, started, gate);
-  REQUIRE(started.wait());
-  pool.post([](Plain&) {}, [](warmpool::Result<void>&&) {});
-  const warmpool::Stats s = pool.stats();
+  OneBusyWorker busy;
+  busy.pool.post([](Plain&) {}, [](warmpool::Result<void>&&) {});
+  const warmpool::Stats s = busy.pool.stats();
   CHECK(s.inputs_submitted == 2);
   CHECK(s.inputs_pending == 1);
-  gate.open();
-  CHECK(blocker.get());  // the gate outlives its waiter
+  busy.gate.open();
+  CHECK(busy.blocker.get());
 }
 
 TEST_CASE("pool: a post with a timeout to a saturated pool times out with no other call") {
@@ -748,12 +748,7 @@ TEST_CASE("pool: a post with a timeout to a saturated pool times out with no oth
 TEST_CASE("pool: a backlog posted to a saturated pool runs in the order it was posted") {
   // The backlog is held back and admitted as workers free up; a post with a timeout (and
   // a submit) admits everything held before it, so neither jumps the queue.
-  ManualClock clock;
-  TestPool<Plain> pool(with_max_workers(1), {}, clock);
-  Gate started;
-  Gate gate;
-  auto blocker = submit_blocker(pool, started, gate);
-  REQUIRE(started.wait());
+  OneBusyWorker busy;
   std::mutex order_mutex;
   std::vector<int> order;  // appended by the only worker, read once all have run
   const auto record = [&order, &order_mutex](int n) {
@@ -769,89 +764,79 @@ TEST_CASE("pool: a backlog posted to a saturated pool runs in the order it was p
   constexpr int backlog = 1'000;
   for (int n = 0; n < backlog; ++n) {
     if (n == backlog / 2) {
-      pool.post(record(n), count, {.timeout = std::chrono::hours(1)});
+      busy.pool.post(record(n), count, {.timeout = std::chrono::hours(1)});
     } else if (n == backlog / 4) {
-      pool.submit(record(n));
+      busy.pool.submit(record(n));
       ++ended;  // counted here: the future is dropped
     } else {
-      pool.post(record(n), count);
+      busy.pool.post(record(n), count);
     }
   }
-  gate.open();
+  busy.gate.open();
   CHECK(eventually([&] { return ended == backlog; }));
   std::vector<int> expected(backlog);
   std::iota(expected.begin(), expected.end(), 0);
   std::lock_guard lock(order_mutex);
   CHECK(order == expected);
-  CHECK(blocker.get());
+  CHECK(busy.blocker.get());
 }
 
 // ------------------------------------------------------------------ SubmitOptions
 
 TEST_CASE("pool: an input not started within its timeout fails with timeout_error") {
-  ManualClock clock;
-  TestPool<Plain> pool(with_max_workers(1), {}, clock);
-  Gate started;
-  Gate gate;
-  auto blocker = submit_blocker(pool, started, gate);
-  REQUIRE(started.wait());
+  OneBusyWorker busy;
 
-  auto late = pool.submit([](Plain&) { return 1; }, {.timeout = 5s});
-  auto patient = pool.submit([](Plain&) { return 2; }, {.timeout = 10s});
-  CHECK(pool.stats().inputs_pending == 2);
+  auto late = busy.pool.submit([](Plain&) { return 1; }, {.timeout = 5s});
+  auto patient = busy.pool.submit([](Plain&) { return 2; }, {.timeout = 10s});
+  CHECK(busy.pool.stats().inputs_pending == 2);
 
-  clock.advance(5s - 1ms);
+  busy.clock.advance(5s - 1ms);
   CHECK_FALSE(is_ready(late));
-  CHECK(pool.stats().inputs_timed_out == 0);
-  CHECK(pool.stats().inputs_pending == 2);
+  CHECK(busy.pool.stats().inputs_timed_out == 0);
+  CHECK(busy.pool.stats().inputs_pending == 2);
 
-  clock.advance(1ms);
+  busy.clock.advance(1ms);
   CHECK(is_ready(late));  // failed inside advance()
   CHECK(fails_with<warmpool::timeout_error>(late));
-  warmpool::Stats s = pool.stats();
+  warmpool::Stats s = busy.pool.stats();
   CHECK(s.inputs_timed_out == 1);
   CHECK(s.inputs_pending == 1);
 
-  gate.open();  // `patient` starts in time
+  busy.gate.open();  // `patient` starts in time
   REQUIRE(ready_soon(patient));
   CHECK(patient.get() == 2);
-  REQUIRE(ready_soon(blocker));
-  CHECK(blocker.get());
-  s = pool.stats();
+  REQUIRE(ready_soon(busy.blocker));
+  CHECK(busy.blocker.get());
+  s = busy.pool.stats();
   CHECK(s.inputs_timed_out == 1);
   CHECK(s.inputs_completed == 2);
 }
 
 TEST_CASE("pool: a stop token cancels a pending input with cancelled") {
-  ManualClock clock;
-  TestPool<Plain> pool(with_max_workers(1), {}, clock);
-  Gate started;
-  Gate gate;
-  auto blocker = submit_blocker(pool, started, gate);
-  REQUIRE(started.wait());
+  OneBusyWorker busy;
 
   std::stop_source stop;
   std::atomic<bool> ran{false};
-  auto f = pool.submit([&ran](Plain&) { ran = true; }, {.stop = stop.get_token()});
-  CHECK(pool.stats().inputs_pending == 1);
+  auto f = busy.pool.submit([&ran](Plain&) { ran = true; }, {.stop = stop.get_token()});
+  CHECK(busy.pool.stats().inputs_pending == 1);
   stop.request_stop();
   CHECK(is_ready(f));  // failed inside request_stop()
   CHECK(fails_with<warmpool::cancelled>(f));
-  warmpool::Stats s = pool.stats();
+  warmpool::Stats s = busy.pool.stats();
   CHECK(s.inputs_cancelled == 1);
   CHECK(s.inputs_pending == 0);
 
   // A token stopped before submit: accepted, counted, failed at once.
-  auto g = pool.submit([&ran](Plain&) { ran = true; }, {.stop = stop.get_token()});
+  auto g = busy.pool.submit([&ran](Plain&) { ran = true; }, {.stop = stop.get_token()});
   CHECK(is_ready(g));
   CHECK(fails_with<warmpool::cancelled>(g));
-  s = pool.stats();
+  s = busy.pool.stats();
   CHECK(s.inputs_cancelled == 2);
   CHECK(s.inputs_submitted == 3);
 
-  gate.open();
-  REQUIRE(ready_soon(blocker));
-  blocker.get();
+  busy.gate.open();
+  REQUIRE(ready_soon(busy.blocker));
+  busy.blocker.get();
   CHECK_FALSE(ran);
 }
 
@@ -923,39 +908,34 @@ TEST_CASE("pool: max_pending refuses more with queue_full, through submit and po
 // ------------------------------------------------------------------ shutdown
 
 TEST_CASE("pool: shutdown(Drain::finish) runs the pending inputs") {
-  ManualClock clock;
-  TestPool<Plain> pool(with_max_workers(1), {}, clock);
-  Gate started;
-  Gate gate;
-  auto blocker = submit_blocker(pool, started, gate);
-  REQUIRE(started.wait());
+  OneBusyWorker busy;
   std::vector<std::future<int>> pending;
-  for (int i = 0; i < 3; ++i) pending.push_back(pool.submit([i](Plain&) { return i; }));
+  for (int i = 0; i < 3; ++i) pending.push_back(busy.pool.submit([i](Plain&) { return i; }));
 
-  std::thread closer([&] { pool.shutdown(Drain::finish); });
+  std::thread closer([&] { busy.pool.shutdown(Drain::finish); });
   // Once submit is refused, the shutdown has begun with all of them still pending
   // (probes accepted before that are pending too).
   std::size_t probes = 0;
   CHECK(eventually([&] {
     try {
-      pool.submit([](Plain&) { return -1; });
+      busy.pool.submit([](Plain&) { return -1; });
       ++probes;
       return false;
     } catch (const warmpool::pool_closed&) {
       return true;
     }
   }));
-  CHECK(pool.stats().inputs_pending == 3 + probes);
-  gate.open();
+  CHECK(busy.pool.stats().inputs_pending == 3 + probes);
+  busy.gate.open();
   closer.join();
   for (int i = 0; i < 3; ++i) {
     REQUIRE(is_ready(pending[i]));
     CHECK(pending[i].get() == i);
   }
-  const warmpool::Stats s = pool.stats();
+  const warmpool::Stats s = busy.pool.stats();
   CHECK(s.inputs_closed == 0);
   CHECK(s.workers_idle + s.workers_busy + s.workers_booting == 0);
-  CHECK_THROWS_AS(pool.submit([](Plain&) { return 0; }), warmpool::pool_closed);
+  CHECK_THROWS_AS(busy.pool.submit([](Plain&) { return 0; }), warmpool::pool_closed);
 }
 
 TEST_CASE("pool: shutdown(Drain::cancel) fails pending inputs with pool_closed") {

@@ -572,8 +572,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     const bool has_deadline = task->posted.options.timeout.has_value();
     intake_.push(task.release());
     if (!has_deadline) {
-      if (admitting_.load(std::memory_order_seq_cst)) return;
       if (budget_.fetch_sub(1, std::memory_order_seq_cst) > 0) return;
+      if (admitting_.load(std::memory_order_seq_cst)) return;
     }
     react([](Controller&, Time) {});
   }

@@ -34,6 +34,7 @@ inline void cpu_relax() noexcept {
 /// then, so a thread it waits for can run on a busy machine). Returns `ready()`.
 template <class Ready>
 bool spin_until(Ready&& ready, std::chrono::nanoseconds limit) noexcept {
+  if (ready()) return true;  // no clock read when there is nothing to wait for
   using clock = std::chrono::steady_clock;
   const clock::time_point give_up = clock::now() + limit;
   for (std::uint32_t round = 1;; ++round) {
