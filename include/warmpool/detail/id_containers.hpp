@@ -104,8 +104,8 @@ class HashMap {
 
 /// A map from 64-bit ids to `V` for ids handed out in order, like inputs': pages of 64
 /// consecutive ids, found through a small `HashMap` of pages, so the ids in use (however
-/// many) are reached directly, near one another in memory, and a page is freed when its
-/// last id goes. Any ids work; ids far apart cost a page each. `V` must be
+/// many) are reached directly, near one another in memory; an emptied page is kept for
+/// the next new one. Any ids work; ids far apart cost a page each. `V` must be
 /// default-constructible and movable. References stay valid until their entry is taken.
 template <class V>
 class IdMap {
@@ -125,7 +125,7 @@ class IdMap {
   /// Adds `key` (which must be absent).
   V& emplace(std::uint64_t key, V value) {
     std::unique_ptr<Page>* page = pages_.find(key / page_size);
-    if (page == nullptr) page = &pages_.emplace(key / page_size, std::make_unique<Page>());
+    if (page == nullptr) page = &pages_.emplace(key / page_size, new_page());
     Page& p = **page;
     p.values[key % page_size] = std::move(value);
     p.used |= bit(key % page_size);
@@ -139,7 +139,7 @@ class IdMap {
     V value = std::exchange(page.values[key % page_size], V{});
     page.used &= ~bit(key % page_size);
     --size_;
-    if (page.used == 0) pages_.take(key / page_size);
+    if (page.used == 0) spare_ = pages_.take(key / page_size);  // its values are all V{}
     return value;
   }
 
@@ -164,7 +164,12 @@ class IdMap {
     std::array<V, page_size> values{};
   };
 
+  /// An empty page: the spare if there is one (ids move on a page at a time, so the page
+  /// just emptied is reused instead of freed and allocated again).
+  std::unique_ptr<Page> new_page() { return spare_ ? std::move(spare_) : std::make_unique<Page>(); }
+
   HashMap<std::unique_ptr<Page>> pages_;  // by id / page_size
+  std::unique_ptr<Page> spare_;           // the last page emptied, kept for reuse
   std::size_t size_ = 0;
 };
 
