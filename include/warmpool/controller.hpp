@@ -305,10 +305,13 @@ class Controller {
            retrying_.empty();
   }
 
-  /// @brief How many arrivals a body may hold back now and report together at its next
-  /// event, changing no outcome: while an arrival could only wait in the queue (no warm
-  /// worker free, none may boot) and a running input is sure to end, the room left in
-  /// the queue; otherwise 0. Arrivals with a deadline should not be held back.
+  /// @brief How many arrivals a body may hold back now and report later, in order and
+  /// with their own times, changing no outcome: while an arrival could only wait in the
+  /// queue (no warm worker free, none may boot) and a running input is sure to end, the
+  /// room left in the queue; otherwise 0. Arrivals with a deadline should not be held
+  /// back. A held-back arrival reported once it can start waits from its own time (its
+  /// queue wait counts) but starts at once, so it has no `input_queued` event.
+  /// Example: `Pool::post` holds inputs back while this is positive.
   std::size_t deferrable_arrivals() const {
     const bool saturated = !closed_ && !free_worker() && live() >= settings_.max_workers;
     if (!saturated || running_.empty() || pending_.size() >= max_pending_) return 0;

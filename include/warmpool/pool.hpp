@@ -179,7 +179,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// without a timeout waits behind the queue until a running input ends, and is then
   /// admitted in its turn (any other call to the pool, `stats()` say, admits all such
   /// inputs at once). Inputs are admitted in the order they were posted and wait from
-  /// the moment they were posted. A post that would overfill `max_pending` is refused;
+  /// the moment they were posted (one held back and then started at once has no
+  /// `input_queued` event). A post that would overfill `max_pending` is refused;
   /// posts racing on several threads may pass the bound by at most one input per thread.
   /// `done` runs on the worker's thread (for an input refused because the queue is full
   /// or the pool is shut down, on the thread that admitted it, usually the caller's; for
