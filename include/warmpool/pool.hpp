@@ -504,13 +504,14 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   // ------------------------------------------------------------ admission of posts
   //
-  // `post` does not take the pool's lock. It pushes its input onto `intake_`, then:
-  // - while a thread holds the lock (`admitting_`), it leaves the input to that thread,
-  //   which takes the intake again after letting go;
+  // `post` does not take the pool's lock. It pushes its input onto `intake_`, then, if
+  // the input has no deadline:
   // - while the Controller allows arrivals to be held back (`budget_` > 0: no warm worker
-  //   free, none may boot, room in the queue, a running input sure to end) and the input
-  //   has no deadline, it leaves the input for the next event;
-  // - otherwise it takes the lock and admits the input itself.
+  //   free, none may boot, room in the queue, a running input sure to end), it leaves the
+  //   input for the next event;
+  // - while a thread holds the lock (`admitting_`), it leaves the input to that thread,
+  //   which takes the intake again after letting go (told so by `left_to_holder_`);
+  // otherwise it takes the lock and admits the input itself.
   // Inputs taken from the intake wait in `held_`, in arrival order, behind the
   // Controller's queue. When a serving thread's input ends, that thread admits only as
   // many as can start, so the Controller's queue stays short under a backlog; any other
@@ -547,6 +548,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       f();
       carry_out(after);
       if (admit == Admit::as_can_start_after) admit_held(after, admit);
+      tell_housekeeper();
       set_budget();
     } catch (...) {
       admit_posted_meanwhile(after);
@@ -556,14 +558,18 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   }
 
   /// Takes the inputs that posts left to this thread while it held the lock. (A post that
-  /// saw `admitting_` set pushed its input before this check.) The lock is taken again
-  /// without setting `admitting_`, so later posts admit themselves and this thread is not
-  /// kept here by a busy producer.
+  /// saw `admitting_` set had pushed its input and set `left_to_holder_` before.) The
+  /// lock is taken again without setting `admitting_`, so later posts admit themselves
+  /// and this thread is not kept here by a busy producer.
   void admit_posted_meanwhile(Aftermath& after) {
-    if (intake_.empty()) return;
+    if (!left_to_holder_.load(std::memory_order_seq_cst) ||
+        !left_to_holder_.exchange(false, std::memory_order_seq_cst)) {
+      return;
+    }
     std::lock_guard lock(mutex_);
     take_intake();
     admit_held(after, Admit::as_can_start_after);
+    tell_housekeeper();
     set_budget();
   }
 
@@ -574,6 +580,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     intake_.push(task.release());
     if (!has_deadline) {
       if (budget_.fetch_sub(1, std::memory_order_seq_cst) > 0) return;
+      left_to_holder_.store(true, std::memory_order_seq_cst);  // before the check below
       if (admitting_.load(std::memory_order_seq_cst)) return;
     }
     react([](Controller&, Time) {});
@@ -698,6 +705,11 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       }
     }
     if (options_.on_event) queue_events();
+  }
+
+  /// Before the lock is released: wakes the housekeeper if a timer is now due sooner than
+  /// it planned (with a real clock), or when the Controller has finished.
+  void tell_housekeeper() {
     if constexpr (!detail::notifying_clock<Clock>) {
       const std::optional<Time> wakeup = next_due();
       if (wakeup && (!planned_wakeup_ || *wakeup < *planned_wakeup_)) changed_.notify_all();
@@ -1090,8 +1102,9 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   alignas(detail::cache_line) detail::Intake intake_;               // posts waiting for admission
   alignas(detail::cache_line) std::atomic<bool> admitting_{false};  // a holder will admit
-  std::atomic<std::int64_t> budget_{0};  // posts that may still be held back
-  detail::Held<TaskBase> held_;          // posts taken from the intake, not yet admitted
+  std::atomic<bool> left_to_holder_{false};  // a post left its input to a lock holder
+  std::atomic<std::int64_t> budget_{0};      // posts that may still be held back
+  detail::Held<TaskBase> held_;              // posts taken from the intake, not yet admitted
   alignas(detail::cache_line) std::atomic<InputId> next_input_{1};
   alignas(detail::cache_line) std::atomic<std::uint64_t> exit_failures_{0};
   std::atomic<bool> delivering_{false};  // a thread is calling the listener
