@@ -39,7 +39,7 @@ main() {
     [[ -x "${bin}" ]] || continue
     name="$(basename "${bin}")"
     echo "== ${name}" >&2
-    "${bin}" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+    "${bin}" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
       --benchmark_out="${RESULTS}/${name}.json" --benchmark_out_format=json \
       "${extra[@]}" >&2
   done
