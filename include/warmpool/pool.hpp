@@ -538,23 +538,29 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   /// Runs `f` under the pool's lock, admitting held inputs as `admit` says and carrying
   /// out the Controller's actions before unlocking; what must happen outside the lock is
-  /// left in `after`. Inputs posted while the lock was held are taken after unlocking.
+  /// left in `after`. Inputs posted while the lock was held are taken after unlocking. If
+  /// `f` throws, what was decided before (inputs admitted first) is still carried out,
+  /// then the exception propagates.
   template <class F>
   void locked(Aftermath& after, Admit admit, F&& f) {
-    try {
+    std::exception_ptr error;
+    {
       Holding hold(*this);
       take_intake();
-      if (admit == Admit::all_first) admit_held(after, admit);
-      f();
-      carry_out(after);
-      if (admit == Admit::as_can_start_after) admit_held(after, admit);
+      try {
+        if (admit == Admit::all_first) admit_held(after, admit);
+        f();
+        carry_out(after);
+        if (admit == Admit::as_can_start_after) admit_held(after, admit);
+      } catch (...) {
+        error = std::current_exception();
+        carry_out(after);
+      }
       tell_housekeeper();
       set_budget();
-    } catch (...) {
-      admit_posted_meanwhile(after);
-      throw;
     }
     admit_posted_meanwhile(after);
+    if (error) std::rethrow_exception(error);
   }
 
   /// Takes the inputs that posts left to this thread while it held the lock. (A post that
