@@ -736,6 +736,11 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   void start(const Action& action, Aftermath& after) {
     Job& job = **jobs_.find(action.input);
     Host& host = *hosts_.at(action.worker);
+    if (handoff_.host == &host && handoff_.task == nullptr && job.kind() == Job::Kind::task) {
+      handoff_.task = static_cast<TaskBase*>(&job);  // this serving thread runs it next
+      handoff_.check_health = action.check_health;
+      return;
+    }
     std::lock_guard lock(host.mutex);
     if (job.kind() == Job::Kind::lease) {
       ++host.leases;
@@ -870,11 +875,15 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// Reports a run of a started input; returns its job when the input has ended with this
   /// run (the caller settles and destroys it outside the lock), null when it runs again
   /// or a `fail` action ended it.
-  std::unique_ptr<Job> end_run(InputId input, Outcome outcome) {
+  /// An input started meanwhile on `host` may be handed straight to this thread (see
+  /// `Handoff`).
+  std::unique_ptr<Job> end_run(Host& host, InputId input, Outcome outcome) {
     std::unique_ptr<Job> job;
+    handoff_.host = &host;
     react_quietly(Admit::as_can_start_after, [&](Controller& c, Time now) {
       if (c.input_done(now, input, outcome)) job = take_job(input);
     });
+    handoff_.host = nullptr;
     return job;
   }
 
@@ -957,16 +966,22 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   void serve(Host& host) {
     bool worked = false;
-    while (const auto next = next_task(host, worked)) {
+    for (auto next = handed_off(); next || (next = next_task(host, worked)); next = handed_off()) {
       worked = true;
       TaskBase* task = next->first;
       const bool check_health = next->second;
       const Outcome outcome =
           check_health && !healthy(*host.worker) ? Outcome::unhealthy : task->run(*host.worker);
       // When the input runs again (retry, re-run), another thread may own it right away.
-      if (std::unique_ptr<Job> ended = end_run(task->id(), outcome)) task->settle();
+      if (std::unique_ptr<Job> ended = end_run(host, task->id(), outcome)) task->settle();
       deliver_events();  // after the result: a listener never delays it
     }
+  }
+
+  /// The input handed to this thread when its last one ended, if any.
+  std::optional<std::pair<TaskBase*, bool>> handed_off() {
+    if (handoff_.task == nullptr) return std::nullopt;
+    return std::pair{std::exchange(handoff_.task, nullptr), handoff_.check_health};
   }
 
   /// The next task for this serving thread; none once the worker is stopping. Right
@@ -1113,6 +1128,15 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   detail::Held<TaskBase> held_;              // posts taken from the intake, not yet admitted
   alignas(detail::cache_line) std::atomic<InputId> next_input_{1};
   alignas(detail::cache_line) std::atomic<std::uint64_t> exit_failures_{0};
+  /// An input started on the worker whose serving thread is ending a run (in `end_run`)
+  /// goes straight to that thread, not through the host's mailbox and its mutex.
+  struct Handoff {
+    const Host* host = nullptr;  // set while this thread reports a run on it
+    TaskBase* task = nullptr;    // what to run next
+    bool check_health = false;
+  };
+  static inline thread_local Handoff handoff_{};  // each serving thread's own
+
   std::atomic<bool> delivering_{false};  // a thread is calling the listener
   const std::vector<std::string> hook_names_;
   std::deque<Histogram> hook_times_;  // one per enter hook, recorded without the lock
