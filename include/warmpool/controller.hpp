@@ -120,17 +120,17 @@ class Controller {
     if (pending_.size() >= max_pending_) return reject(Admission::queue_full);
     ++counters_.inputs_submitted;
     end_idle_period();
-    // An arrival reported late (a body may batch them) has waited since `now`.
+    const Time arrived = std::min(now, now_);  // reported late, it has waited since `now`
     InputRec rec{.id = input,
                  .deadline = arrival.deadline,
                  .retries = arrival.retries,
-                 .queued_at = std::min(now, now_)};
+                 .queued_at = arrived};
     if (arrival.cancelled) {
       fail(input, FailReason::cancelled);
     } else if (const std::optional<WorkerId> worker = free_worker()) {
       start(rec, *worker, /*cold=*/false);
     } else {
-      enqueue(rec);
+      enqueue(rec, arrived);
     }
     reconcile();
     return Admission::accepted;
@@ -591,8 +591,7 @@ class Controller {
         if (cancelled || cancelling_) return withdraw(rec, cancelled);
         // Unless it ran before, its deadline still applies while it waits.
         if (rec.failures == 0 && rec.reruns == 0) rec.started = false;
-        rec.queued_at = now_;
-        enqueue(rec, /*first=*/true);
+        enqueue(rec, now_, /*first=*/true);
         return false;
       case Outcome::exception:
         if (!may_retry(rec)) {
@@ -610,8 +609,7 @@ class Controller {
         if (cancelled) return withdraw(rec, cancelled);
         ++rec.reruns;
         ++counters_.inputs_rerun;
-        rec.queued_at = now_;
-        enqueue(rec, /*first=*/true);
+        enqueue(rec, now_, /*first=*/true);
         return false;
     }
     return true;
@@ -648,18 +646,17 @@ class Controller {
 
   void release_due_retries() {
     while (!retry_at_.empty() && retry_at_.begin()->first <= now_) {
-      InputRec rec = remove_retrying(retry_at_.begin()->second);
-      rec.queued_at = now_;
-      enqueue(rec);
+      enqueue(remove_retrying(retry_at_.begin()->second), now_);
     }
   }
 
   // ---- pending queue
 
   /// Queues an input at the back (or, for a re-run after a lost worker, at the front);
-  /// it waits from `rec.queued_at`.
-  void enqueue(const InputRec& rec, bool first = false) {
+  /// it has waited since `since`.
+  void enqueue(InputRec rec, Time since, bool first = false) {
     const InputId input = rec.id;
+    rec.queued_at = since;
     if (record_events_) emit({.kind = EventKind::input_queued, .input = input});
     if (!rec.started && rec.deadline) deadlines_.emplace(*rec.deadline, input);
     if (first) {

@@ -514,9 +514,10 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   // otherwise it takes the lock and admits the input itself.
   // Inputs taken from the intake wait in `held_`, in arrival order, behind the
   // Controller's queue. When a serving thread's input ends, that thread admits only as
-  // many as can start, so the Controller's queue stays short under a backlog; any other
-  // event admits all of them first, so each input meets the Controller's rules in
-  // arrival order (an input with a deadline, too, admits every one held before it).
+  // many as can start, so the Controller's queue stays short under a backlog (so does a
+  // thread handing events to the listener); any other event admits all of them first, so
+  // each input meets the Controller's rules in arrival order (an input with a deadline,
+  // too, admits every one held before it).
 
   /// Holds the pool's lock; while it is held, `post` leaves its input to the holder.
   class Holding {
@@ -685,7 +686,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       }
       delivering_.store(false, std::memory_order_release);
       bool more = false;
-      react_quietly([&](Controller&, Time) { more = !undelivered_.empty(); });
+      react_quietly(Admit::as_can_start_after,
+                    [&](Controller&, Time) { more = !undelivered_.empty(); });
       if (!more) return;
     }
   }
@@ -695,7 +697,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   bool take_undelivered(std::deque<Event>& batch) {
     batch.clear();
-    react_quietly([&](Controller&, Time) { batch.swap(undelivered_); });
+    react_quietly(Admit::as_can_start_after, [&](Controller&, Time) { batch.swap(undelivered_); });
     return !batch.empty();
   }
 

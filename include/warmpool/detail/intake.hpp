@@ -24,7 +24,8 @@ class Intake {
   Intake& operator=(const Intake&) = delete;
   ~Intake() = default;
 
-  /// Adds `node` (sequentially consistent: pairs with the lock holder's re-check).
+  /// Adds `node` (sequentially consistent: ordered before what the posting thread reads
+  /// and writes next, see "admission of posts" in pool.hpp).
   void push(QueuedNode* node) noexcept {
     QueuedNode* head = head_.load(std::memory_order_relaxed);
     do {
@@ -32,9 +33,6 @@ class Intake {
     } while (!head_.compare_exchange_weak(head, node, std::memory_order_seq_cst,
                                           std::memory_order_relaxed));
   }
-
-  /// True when nothing is queued (sequentially consistent).
-  bool empty() const noexcept { return head_.load(std::memory_order_seq_cst) == nullptr; }
 
   /// Takes every queued node; returns the oldest, linked to the next by `next_queued`.
   QueuedNode* take_all() noexcept {
