@@ -703,6 +703,44 @@ TEST_CASE("pool: inputs posted from many threads at once all run without a later
   CHECK(s.inputs_completed == producers * per_producer);
 }
 
+TEST_CASE("pool: a post while the only worker finishes its input is never left waiting") {
+  // Regression: a post that came as the only worker ended its input, and found it busy,
+  // could be held back after the worker had looked for held inputs, then wait for the
+  // next call to the pool. The gap between the two posts varies to hit every moment.
+  ManualClock clock;
+  Options o = with_max_workers(1);
+  o.autoscaler.min_warm = 1;
+  TestPool<Plain> pool(o, {}, clock);
+  REQUIRE(eventually([&] { return pool.stats().workers_idle == 1; }));
+  const auto spin = [](int rounds) {
+    std::atomic<int> round{0};
+    while (round.fetch_add(1, std::memory_order_relaxed) < rounds) {
+    }
+  };
+  std::atomic<int> ended{0};
+  const auto count = [&ended](warmpool::Result<void>&& r) {
+    if (r.ok()) ++ended;
+  };
+  const auto both_ended = [&ended] {
+    const auto deadline = std::chrono::steady_clock::now() + test_support::bound;
+    while (ended != 2) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  };
+  constexpr int trials = 20'000;
+  int left_waiting = 0;
+  for (int trial = 0; trial < trials && left_waiting == 0; ++trial) {
+    ended = 0;
+    pool.post([&spin](Plain&) { spin(50); }, count);
+    spin(trial % 300);
+    pool.post([](Plain&) {}, count);
+    if (!both_ended()) ++left_waiting;
+  }
+  CHECK(left_waiting == 0);
+}
+
 TEST_CASE("pool: a post to a saturated pool runs when the running input ends") {
   // With every worker busy and none to boot, `post` only queues the input: the end of a
   // running input admits it. No other call to the pool comes in between here.

@@ -506,18 +506,22 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   //
   // `post` does not take the pool's lock. It pushes its input onto `intake_`, then, if
   // the input has no deadline:
-  // - while the Controller allows arrivals to be held back (`budget_` > 0: no warm worker
-  //   free, none may boot, room in the queue, a running input sure to end), it leaves the
-  //   input for the next event;
+  // - while the Controller allows arrivals to be held back (no warm worker free, none may
+  //   boot, room in the queue, a running input sure to end: the post's number in the
+  //   intake is within `hold_limit_`), it leaves the input for the next event;
   // - while a thread holds the lock (`admitting_`), it leaves the input to that thread,
-  //   which takes the intake again after letting go (told so by `left_to_holder_`);
+  //   which admits again after letting go (told so by `left_to_holder_`);
   // otherwise it takes the lock and admits the input itself.
-  // Inputs taken from the intake wait in `held_`, in arrival order, behind the
-  // Controller's queue. When a serving thread's input ends, that thread admits only as
-  // many as can start, so the Controller's queue stays short under a backlog (so does a
-  // thread handing events to the listener); any other event admits all of them first, so
-  // each input meets the Controller's rules in arrival order (an input with a deadline,
-  // too, admits every one held before it).
+  // Inputs held back wait on the intake, in arrival order, behind the Controller's queue.
+  // When a serving thread's input ends, that thread admits only as many as can start, so
+  // the Controller's queue stays short under a backlog (so does a thread handing events
+  // to the listener); any other event admits all of them first, so each input meets the
+  // Controller's rules in arrival order (an input with a deadline, too, admits every one
+  // held before it).
+  // The holder writes `hold_limit_` only when it must lower it or when half the room is
+  // used up, so a producer reads it from its own cache. When the holder stops posts from
+  // being held, it admits once more: a post may have read the old limit after the
+  // holder's last look at the intake.
 
   /// Holds the pool's lock; while it is held, `post` leaves its input to the holder.
   class Holding {
@@ -547,7 +551,6 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     std::exception_ptr error;
     {
       Holding hold(*this);
-      take_intake();
       try {
         if (admit == Admit::all_first) admit_held(after, admit);
         f();
@@ -557,8 +560,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
         error = std::current_exception();
         carry_out(after);
       }
-      tell_housekeeper();
-      set_budget();
+      end_hold(after);
     }
     admit_posted_meanwhile(after);
     if (error) std::rethrow_exception(error);
@@ -574,52 +576,58 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       return;
     }
     std::lock_guard lock(mutex_);
-    take_intake();
     admit_held(after, Admit::as_can_start_after);
-    tell_housekeeper();
-    set_budget();
+    end_hold(after);
   }
 
   /// Pushes a posted input onto the intake and admits it unless another thread will (see
   /// "admission of posts" above).
   void queue_for_admission(std::unique_ptr<TaskBase> task) {
     const bool has_deadline = task->posted.options.timeout.has_value();
-    intake_.push(task.release());
+    const std::uint64_t number = intake_.push(task.release());
     if (!has_deadline) {
-      if (budget_.fetch_sub(1, std::memory_order_seq_cst) > 0) return;
+      if (number <= hold_limit_.load(std::memory_order_seq_cst)) return;
       left_to_holder_.store(true, std::memory_order_seq_cst);  // before the check below
       if (admitting_.load(std::memory_order_seq_cst)) return;
     }
     react([](Controller&, Time) {});
   }
 
-  /// Moves the intake, oldest first, to the back of `held_` (under the lock).
-  void take_intake() {
-    for (detail::QueuedNode* node = intake_.take_all(); node != nullptr;) {
-      detail::QueuedNode* next = node->next_queued;
-      held_.push_back(static_cast<TaskBase*>(node));
-      node = next;
-    }
-  }
-
   /// Admits held inputs, oldest first, as `admit` says (under the lock).
   void admit_held(Aftermath& after, Admit admit) {
     bool admitted = false;
-    while (!held_.empty() &&
-           (admit == Admit::all_first || controller_.deferrable_arrivals() == 0)) {
-      admit_posted(std::unique_ptr<TaskBase>(held_.pop_front()), after);
-      admitted = true;
-    }
+    intake_.pop_queued(
+        [&] { return admit == Admit::all_first || controller_.deferrable_arrivals() == 0; },
+        [&](detail::QueuedNode* node) {
+          admit_posted(std::unique_ptr<TaskBase>(static_cast<TaskBase*>(node)), after);
+          admitted = true;
+        });
     if (admitted) carry_out(after);
   }
 
-  /// Lets the next posts be held back, as many as the Controller's queue has room for.
-  void set_budget() {
-    const std::size_t room = controller_.deferrable_arrivals();
-    const std::size_t budget = room > held_.size() ? room - held_.size() : 0;
-    budget_.store(static_cast<std::int64_t>(
-                      std::min<std::size_t>(budget, std::numeric_limits<std::int64_t>::max())),
-                  std::memory_order_seq_cst);
+  /// The last steps under the lock: tells the housekeeper of new timers and sets which
+  /// posts may be held back; if none may be now, admits those that raced with that.
+  void end_hold(Aftermath& after) {
+    tell_housekeeper();
+    if (!set_hold_limit()) return;
+    admit_held(after, Admit::as_can_start_after);
+    tell_housekeeper();
+    set_hold_limit();
+  }
+
+  /// Lets posts be held back, as many as the Controller's queue has room for (under the
+  /// lock). Returns whether it has just stopped posts from being held.
+  bool set_hold_limit() {
+    constexpr std::uint64_t most = std::uint64_t{1} << 62;  // no overflow
+    const std::uint64_t room = std::min<std::uint64_t>(controller_.deferrable_arrivals(), most);
+    const std::uint64_t limit = room == 0 ? 0 : intake_.popped() + room;
+    const bool lower = limit < hold_limit_set_;
+    const bool raise = limit > hold_limit_set_ && limit - hold_limit_set_ >= (room + 1) / 2;
+    if (lower || raise) {
+      hold_limit_.store(limit, std::memory_order_seq_cst);
+      hold_limit_set_ = limit;
+    }
+    return lower && limit == 0;
   }
 
   /// Offers one posted input to the Controller; a refused one is failed after unlocking.
@@ -1123,11 +1131,13 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   bool finish_announced_ = false;  // the Controller finished (after shutdown)
   detail::Signal changed_;         // wakes the housekeeper and shutdown waiters
 
-  alignas(detail::cache_line) detail::Intake intake_;               // posts waiting for admission
-  alignas(detail::cache_line) std::atomic<bool> admitting_{false};  // a holder will admit
+  std::uint64_t hold_limit_set_ = 0;  // the last value stored to `hold_limit_`
+
+  detail::Intake intake_;  // posts waiting for admission (each end on a line of its own)
+  alignas(detail::cache_line) std::atomic<std::uint64_t> hold_limit_{0};  // posts numbered
+                                                                          // up to it may wait
+  alignas(detail::cache_line) std::atomic<bool> admitting_{false};        // a holder will admit
   std::atomic<bool> left_to_holder_{false};  // a post left its input to a lock holder
-  std::atomic<std::int64_t> budget_{0};      // posts that may still be held back
-  detail::Held<TaskBase> held_;              // posts taken from the intake, not yet admitted
   alignas(detail::cache_line) std::atomic<InputId> next_input_{1};
   alignas(detail::cache_line) std::atomic<std::uint64_t> exit_failures_{0};
   /// An input started on the worker whose serving thread is ending a run (in `end_run`)
