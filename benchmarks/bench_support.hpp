@@ -19,6 +19,9 @@
 
 namespace bench {
 
+/// Bytes that keep two threads' data off each other's cache lines.
+inline constexpr std::size_t cache_line = 64;
+
 /// A worker with nothing to load: `enter` does nothing.
 struct Noop {
   void enter() {}

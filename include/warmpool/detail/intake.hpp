@@ -39,11 +39,16 @@ class Intake {
     return pushed_.fetch_add(1, std::memory_order_seq_cst) + 1;
   }
 
-  /// Pops the nodes queued when it is called, oldest first, handing each to `take`,
-  /// while `more()` holds (consumer only). Nodes pushed meanwhile stay for the next
-  /// call, so a thread that keeps posting cannot keep the consumer here.
+  /// Pops nodes oldest first, handing each to `take`, while `more()` holds and a node is
+  /// queued (consumer only). It stops at the nodes queued when it took the first one, so a
+  /// thread that keeps posting cannot keep the consumer here. The tail is read only to pop
+  /// a second node or the last one: in a backlog taken one node at a time, the producers
+  /// keep the tail's cache line to themselves.
   template <class More, class Take>
   void pop_queued(More&& more, Take&& take) {
+    if (!more() || !queued()) return;
+    take(pop());
+    if (!more()) return;
     const QueuedNode* const newest = tail_.load(std::memory_order_seq_cst);
     if (newest == &stub_) {  // the nodes before the stub, if any
       while (head_ != &stub_ && more()) take(pop());
@@ -78,6 +83,10 @@ class Intake {
     QueuedNode* before = tail_.exchange(node, std::memory_order_seq_cst);
     before->next_queued.store(node, std::memory_order_release);
   }
+
+  /// Whether a node is queued, counting one whose push has swapped the tail but not yet
+  /// linked it. The tail is read only when no node is linked.
+  bool queued() const noexcept { return head_ != &stub_ || queued_after(&stub_); }
 
   /// Whether a node was pushed after `node` (its link may still be on its way).
   bool queued_after(const QueuedNode* node) const noexcept {
