@@ -208,3 +208,27 @@ TEST_CASE("histogram: concurrent records from several threads all count") {
   CHECK(s.max.count() == last);
   CHECK(within_error(s.p50.count(), first + n / 2 - 1));
 }
+
+TEST_CASE("histogram: record_serialized gives what record gives") {
+  Histogram shared;
+  Histogram serialized;
+  std::vector<std::int64_t> values = log_uniform_samples(10'000);
+  values.push_back(-3);              // counts as zero: the minimum
+  values.push_back(two_to(50) + 1);  // the overflow bucket: the maximum
+  for (const std::int64_t v : values) {
+    shared.record(std::chrono::nanoseconds(v));
+    serialized.record_serialized(std::chrono::nanoseconds(v));
+  }
+  const warmpool::LatencySummary a = shared.summary();
+  const warmpool::LatencySummary b = serialized.summary();
+  CHECK(b.count == values.size());
+  CHECK(b.count == a.count);
+  CHECK(b.total == a.total);
+  CHECK(b.max.count() == two_to(50) + 1);
+  CHECK(b.max == a.max);
+  for (const double q : {0.0, 0.001, 0.25, 0.5, 0.9, 0.99, 1.0}) {
+    CAPTURE(q);
+    CHECK(serialized.quantile(q) == shared.quantile(q));
+  }
+  CHECK(serialized.quantile(0.0) == 0ns);  // the exact minimum, from the negative one
+}

@@ -144,7 +144,7 @@ class Controller {
     --booting_;
     ++warm_;
     consecutive_boot_failures_ = 0;
-    boot_time_.record(now_ - rec.boot_at);
+    boot_time_.record_serialized(now_ - rec.boot_at);
     if (record_events_) {
       emit({.kind = EventKind::worker_warm, .worker = worker, .boot_time = now_ - rec.boot_at});
     }
@@ -193,7 +193,7 @@ class Controller {
     }
     const Time run_time = now_ - run.started_at;
     if (outcome != Outcome::unhealthy) {  // an unhealthy "run" never ran the input
-      (run.first_on_worker ? first_input_ : later_input_).record(run_time);
+      (run.first_on_worker ? first_input_ : later_input_).record_serialized(run_time);
     }
     const std::size_t finished_event = events_.size();
     if (record_events_) {
@@ -830,7 +830,7 @@ class Controller {
       shelve(rec, Shelf::partial);
     }
     const Time queue_wait = now_ - input.queued_at;
-    queue_wait_.record(queue_wait);
+    queue_wait_.record_serialized(queue_wait);
     running_.emplace(id, RunningRec{.worker = worker,
                                     .input = input,
                                     .started_at = now_,

@@ -37,7 +37,8 @@ struct LatencySummary {
 /// percentiles report the exact `max`). A percentile is reported as the middle of its
 /// bucket, clamped to the exact minimum and maximum seen, so it is within 1/64 (1.6%) of
 /// the exact nearest-rank percentile. `record` is a few relaxed atomic
-/// operations; readers see a consistent-enough view (a record in flight may be missing).
+/// operations (`record_serialized`, for one recording thread at a time, fewer still);
+/// readers see a consistent-enough view (a record in flight may be missing).
 ///
 /// Thread-safety: every member may be called concurrently. Example:
 /// @code
@@ -52,7 +53,7 @@ class Histogram {
 
   /// @brief Adds one duration (negative ones count as 0).
   void record(std::chrono::nanoseconds value) noexcept {
-    const std::uint64_t v = value.count() < 0 ? 0 : static_cast<std::uint64_t>(value.count());
+    const std::uint64_t v = non_negative(value);
     buckets_[index_of(v)].fetch_add(1, std::memory_order_relaxed);
     total_.fetch_add(v, std::memory_order_relaxed);
     std::uint64_t seen = max_.load(std::memory_order_relaxed);
@@ -61,6 +62,18 @@ class Histogram {
     seen = min_.load(std::memory_order_relaxed);
     while (v < seen && !min_.compare_exchange_weak(seen, v, std::memory_order_relaxed)) {
     }
+  }
+
+  /// @brief `record` for a histogram that one thread at a time records into (its calls
+  /// serialized, e.g. under the caller's lock): the same result, without atomic
+  /// read-modify-writes. Readers may still read meanwhile; a concurrent `record` or
+  /// `record_serialized` may lose counts.
+  void record_serialized(std::chrono::nanoseconds value) noexcept {
+    const std::uint64_t v = non_negative(value);
+    add(buckets_[index_of(v)], 1);
+    add(total_, v);
+    if (v > max_.load(std::memory_order_relaxed)) max_.store(v, std::memory_order_relaxed);
+    if (v < min_.load(std::memory_order_relaxed)) min_.store(v, std::memory_order_relaxed);
   }
 
   /// @brief Durations recorded so far.
@@ -103,6 +116,15 @@ class Histogram {
   static constexpr std::size_t bucket_count = overflow + 1;  // the last: 2^46 ns and more
 
   using Counts = std::array<std::uint64_t, bucket_count>;
+
+  static std::uint64_t non_negative(std::chrono::nanoseconds value) noexcept {
+    return value.count() < 0 ? 0 : static_cast<std::uint64_t>(value.count());
+  }
+
+  /// Adds to a counter that only the calling thread writes.
+  static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
 
   static std::size_t index_of(std::uint64_t v) noexcept {
     if (v < sub_count) return static_cast<std::size_t>(v);
