@@ -40,7 +40,8 @@ struct LatencySummary {
 /// operations (`record_serialized`, for one recording thread at a time, fewer still);
 /// readers see a consistent-enough view (a record in flight may be missing).
 ///
-/// Thread-safety: every member may be called concurrently. Example:
+/// Thread-safety: every member may be called concurrently, except that
+/// `record_serialized` calls must not overlap each other or `record`. Example:
 /// @code
 /// warmpool::Histogram h;
 /// h.record(std::chrono::microseconds(250));

@@ -621,12 +621,10 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     constexpr std::uint64_t most = std::uint64_t{1} << 62;  // no overflow
     const std::uint64_t room = std::min<std::uint64_t>(controller_.deferrable_arrivals(), most);
     const std::uint64_t limit = room == 0 ? 0 : intake_.popped() + room;
-    const bool lower = limit < hold_limit_set_;
-    const bool raise = limit > hold_limit_set_ && limit - hold_limit_set_ >= (room + 1) / 2;
-    if (lower || raise) {
-      hold_limit_.store(limit, std::memory_order_seq_cst);
-      hold_limit_set_ = limit;
-    }
+    const std::uint64_t set = hold_limit_.load(std::memory_order_relaxed);  // ours to write
+    const bool lower = limit < set;
+    const bool raise = limit > set && limit - set >= (room + 1) / 2;
+    if (lower || raise) hold_limit_.store(limit, std::memory_order_seq_cst);
     return lower && limit == 0;
   }
 
@@ -1131,12 +1129,10 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   bool finish_announced_ = false;  // the Controller finished (after shutdown)
   detail::Signal changed_;         // wakes the housekeeper and shutdown waiters
 
-  std::uint64_t hold_limit_set_ = 0;  // the last value stored to `hold_limit_`
-
   detail::Intake intake_;  // posts waiting for admission (each end on a line of its own)
-  alignas(detail::cache_line) std::atomic<std::uint64_t> hold_limit_{0};  // posts numbered
-                                                                          // up to it may wait
-  alignas(detail::cache_line) std::atomic<bool> admitting_{false};        // a holder will admit
+  /// Posts numbered up to this in the intake may wait there (written under the lock).
+  alignas(detail::cache_line) std::atomic<std::uint64_t> hold_limit_{0};
+  alignas(detail::cache_line) std::atomic<bool> admitting_{false};  // a holder will admit
   std::atomic<bool> left_to_holder_{false};  // a post left its input to a lock holder
   alignas(detail::cache_line) std::atomic<InputId> next_input_{1};
   alignas(detail::cache_line) std::atomic<std::uint64_t> exit_failures_{0};

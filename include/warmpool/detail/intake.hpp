@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <thread>
 
 #include "spin_mutex.hpp"
 
@@ -98,11 +97,7 @@ class Intake {
   static QueuedNode* linked_after(const QueuedNode* node) noexcept {
     for (std::uint32_t round = 1;; ++round) {
       if (QueuedNode* next = node->next_queued.load(std::memory_order_acquire)) return next;
-      if (round % 64 == 0) {
-        std::this_thread::yield();  // the pushing thread may have lost its core
-      } else {
-        cpu_relax();
-      }
+      spin_round(round);  // the pushing thread may have lost its core
     }
   }
 

@@ -30,8 +30,20 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-/// Spins until `ready()` holds or about `limit` has passed (yielding the core now and
-/// then, so a thread it waits for can run on a busy machine). Returns `ready()`.
+/// Every this many rounds, a spin-wait yields its core instead of pausing.
+inline constexpr std::uint32_t rounds_per_yield = 64;
+
+/// Round `round` (from 1) of a spin-wait: a pause, or now and then a yield of the core,
+/// so a thread the spinner waits for can run on a busy machine.
+inline void spin_round(std::uint32_t round) noexcept {
+  if (round % rounds_per_yield == 0) {
+    std::this_thread::yield();
+  } else {
+    cpu_relax();
+  }
+}
+
+/// Spins until `ready()` holds or about `limit` has passed. Returns `ready()`.
 template <class Ready>
 bool spin_until(Ready&& ready, std::chrono::nanoseconds limit) noexcept {
   if (ready()) return true;  // no clock read when there is nothing to wait for
@@ -39,12 +51,8 @@ bool spin_until(Ready&& ready, std::chrono::nanoseconds limit) noexcept {
   const clock::time_point give_up = clock::now() + limit;
   for (std::uint32_t round = 1;; ++round) {
     if (ready()) return true;
-    if (round % 64 == 0) {
-      if (clock::now() >= give_up) return ready();
-      std::this_thread::yield();
-    } else {
-      cpu_relax();
-    }
+    if (round % rounds_per_yield == 0 && clock::now() >= give_up) return ready();
+    spin_round(round);
   }
 }
 
