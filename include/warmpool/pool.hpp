@@ -31,6 +31,7 @@
 #include "detail/spin_mutex.hpp"
 #include "errors.hpp"
 #include "events.hpp"
+#include "future.hpp"
 #include "histogram.hpp"
 #include "lease.hpp"
 #include "manual_clock.hpp"
@@ -151,21 +152,22 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   }
 
   /// @brief Runs `f(worker)` (or `f(worker, stop_token)`) on a warm worker.
-  /// @return A future for the value, or for the function's exception or a warmpool error.
+  /// @return A future for the value, or for the function's exception or a warmpool error:
+  /// a `std::future` whose `get()` spins briefly before it sleeps (see `Future`).
   /// @throws queue_full when `max_pending` inputs already wait; pool_closed after shutdown.
   /// Thread-safety: any thread.
   template <class F>
-  auto submit(F&& f) -> std::future<detail::call_result_t<F, Worker>> {
+  auto submit(F&& f) -> Future<detail::call_result_t<F, Worker>> {
     return submit(std::forward<F>(f), SubmitOptions{});
   }
 
   /// @brief Runs `f` with per-input options: a start timeout and a stop token.
   /// @throws std::invalid_argument for a negative timeout; queue_full; pool_closed.
   template <class F>
-  auto submit(F&& f, SubmitOptions options) -> std::future<detail::call_result_t<F, Worker>> {
+  auto submit(F&& f, SubmitOptions options) -> Future<detail::call_result_t<F, Worker>> {
     using R = detail::call_result_t<F, Worker>;
     std::promise<R> promise;
-    std::future<R> future = promise.get_future();
+    Future<R> future(promise.get_future());
     auto task =
         make_task(std::forward<F>(f), detail::PromiseSink<R>(std::move(promise)), options.stop);
     if (std::exception_ptr refused = admit(task, options)) std::rethrow_exception(refused);
@@ -846,9 +848,9 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     return std::make_exception_ptr(pool_closed("pool is shut down"));
   }
 
-  std::future<Lease<Worker>> request_lease(std::optional<std::chrono::milliseconds> timeout) {
+  Future<Lease<Worker>> request_lease(std::optional<std::chrono::milliseconds> timeout) {
     std::promise<Lease<Worker>> promise;
-    auto future = promise.get_future();
+    Future<Lease<Worker>> future(promise.get_future());
     auto request = Job::template make<LeaseRequest>(
         slab_, next_input_.fetch_add(1, std::memory_order_relaxed), std::move(promise));
     if (std::exception_ptr refused = admit(request, {.timeout = timeout})) {

@@ -9,6 +9,7 @@
 #include "controller.hpp"
 #include "errors.hpp"
 #include "events.hpp"
+#include "future.hpp"
 #include "histogram.hpp"
 #include "hybrid_histogram.hpp"
 #include "keep_alive.hpp"

@@ -1,0 +1,68 @@
+#pragma once
+/// @file future.hpp
+/// @brief `Future<R>`: the `std::future<R>` that `Pool::submit` returns, whose waits spin
+/// briefly before they sleep.
+
+#include <chrono>
+#include <future>
+#include <utility>
+
+#include "detail/spin_mutex.hpp"
+
+namespace warmpool {
+
+/// @brief A `std::future<R>` (its public base) whose `get()` and `wait()` spin for up to
+/// `spin_limit` before sleeping in the kernel.
+///
+/// A warm worker often ends a short input within a few microseconds; a caller that went
+/// to sleep in `std::future::get()` would then pay a kernel wake-up, which costs more than
+/// the input itself. Spinning first lets it see the result at once. The spin is bounded
+/// and yields the core now and then, so a long input costs the caller at most
+/// `spin_limit` of CPU. Everything else is `std::future<R>`'s: it converts to one (keeping
+/// it as `std::future<R>` only loses the spin), `wait_for`, `wait_until` and `share` do not
+/// spin.
+///
+/// Thread-safety: as `std::future<R>`: one thread at a time uses a given object.
+///
+/// Example:
+/// @code
+/// warmpool::Future<float> y = pool.submit([](Model& m) { return m.infer(2.0f); });
+/// float value = y.get();                       // spins briefly, then sleeps
+/// std::future<float> plain = pool.submit(f);   // also fine: a Future is a std::future
+/// @endcode
+template <class R>
+class Future : public std::future<R> {
+ public:
+  /// @brief How long `get()` and `wait()` spin before they sleep.
+  static constexpr std::chrono::microseconds spin_limit{20};
+
+  /// @brief A future with no shared state (`valid()` is false).
+  Future() noexcept = default;
+
+  /// @brief Takes over `future`'s shared state.
+  explicit Future(std::future<R>&& future) noexcept : std::future<R>(std::move(future)) {}
+
+  /// @brief Waits for the result (spinning first), then returns it as
+  /// `std::future<R>::get()` does: the value, or the stored exception rethrown.
+  /// @throws std::future_error when `!valid()`.
+  decltype(auto) get() {
+    spin_for_result();
+    return std::future<R>::get();
+  }
+
+  /// @brief Waits for the result (spinning first) without taking it.
+  void wait() const {
+    spin_for_result();
+    std::future<R>::wait();
+  }
+
+ private:
+  void spin_for_result() const {
+    if (!this->valid()) return;  // the base call reports it
+    detail::spin_until(
+        [this] { return this->wait_for(std::chrono::seconds(0)) != std::future_status::timeout; },
+        spin_limit);
+  }
+};
+
+}  // namespace warmpool
