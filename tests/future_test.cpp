@@ -44,8 +44,13 @@ TEST_CASE("future: get returns a value that is ready before it is called") {
 }
 
 TEST_CASE("future: get waits past its spin for a value set later on another thread") {
+  std::chrono::nanoseconds spin{};
+  SUBCASE("with the spin submit asks for when a short wait is likely") {
+    spin = Future<int>::spin_limit;
+  }
+  SUBCASE("with no spin") { spin = 0ns; }
   std::promise<int> promise;
-  Future<int> future(promise.get_future());
+  Future<int> future(promise.get_future(), spin);
   std::atomic<bool> waiting{false};
   std::thread setter = set_later(waiting, [&promise] { promise.set_value(42); });
   waiting = true;

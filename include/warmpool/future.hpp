@@ -11,16 +11,18 @@
 
 namespace warmpool {
 
-/// @brief A `std::future<R>` (its public base) whose `get()` and `wait()` spin for up to
-/// `spin_limit` before sleeping in the kernel.
+/// @brief A `std::future<R>` (its public base) whose `get()` and `wait()` may spin briefly
+/// before sleeping in the kernel.
 ///
 /// A warm worker often ends a short input within a few microseconds; a caller that went
 /// to sleep in `std::future::get()` would then pay a kernel wake-up, which costs more than
-/// the input itself. Spinning first lets it see the result at once. The spin is bounded
-/// and yields the core now and then, so a long input costs the caller at most
-/// `spin_limit` of CPU. Everything else is `std::future<R>`'s: it converts to one (keeping
-/// it as `std::future<R>` only loses the spin), `wait_for`, `wait_until` and `share` do not
-/// spin.
+/// the input itself. Spinning first lets it see the result at once. `Pool::submit` asks
+/// for the spin (`spin_limit`) only when the input went straight to a serving thread that
+/// was awake; an input that waits for a boot, a free worker or a sleeping thread gets
+/// none, since a spinning caller would only hold a core that the woken thread could use.
+/// The spin is bounded and yields the core now and then, so it costs at most its limit
+/// of CPU. Everything else is `std::future<R>`'s: it converts to one (keeping it as
+/// `std::future<R>` only loses the spin), `wait_for`, `wait_until` and `share` do not spin.
 ///
 /// Thread-safety: as `std::future<R>`: one thread at a time uses a given object.
 ///
@@ -33,14 +35,16 @@ namespace warmpool {
 template <class R>
 class Future : public std::future<R> {
  public:
-  /// @brief How long `get()` and `wait()` spin before they sleep.
+  /// @brief The spin `Pool::submit` asks for when a short wait is likely.
   static constexpr std::chrono::microseconds spin_limit{20};
 
   /// @brief A future with no shared state (`valid()` is false).
   Future() noexcept = default;
 
-  /// @brief Takes over `future`'s shared state.
-  explicit Future(std::future<R>&& future) noexcept : std::future<R>(std::move(future)) {}
+  /// @brief Takes over `future`'s shared state; `get()` and `wait()` will spin for up to
+  /// `spin` (none when zero) before they sleep.
+  explicit Future(std::future<R>&& future, std::chrono::nanoseconds spin = spin_limit) noexcept
+      : std::future<R>(std::move(future)), spin_(spin) {}
 
   /// @brief Waits for the result (spinning first), then returns it as
   /// `std::future<R>::get()` does: the value, or the stored exception rethrown.
@@ -58,11 +62,14 @@ class Future : public std::future<R> {
 
  private:
   void spin_for_result() const {
-    if (!this->valid()) return;  // the base call reports it
+    if (spin_ <= std::chrono::nanoseconds::zero() || !this->valid())
+      return;  // no state: get() says so
     detail::spin_until(
         [this] { return this->wait_for(std::chrono::seconds(0)) != std::future_status::timeout; },
-        spin_limit);
+        spin_);
   }
+
+  std::chrono::nanoseconds spin_{0};
 };
 
 }  // namespace warmpool

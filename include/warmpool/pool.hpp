@@ -167,11 +167,13 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   auto submit(F&& f, SubmitOptions options) -> Future<detail::call_result_t<F, Worker>> {
     using R = detail::call_result_t<F, Worker>;
     std::promise<R> promise;
-    Future<R> future(promise.get_future());
+    std::future<R> future = promise.get_future();
     auto task =
         make_task(std::forward<F>(f), detail::PromiseSink<R>(std::move(promise)), options.stop);
     if (std::exception_ptr refused = admit(task, options)) std::rethrow_exception(refused);
-    return future;
+    const bool short_wait_likely = submitted_.to_awake_thread;
+    return Future<R>(std::move(future),
+                     short_wait_likely ? Future<R>::spin_limit : std::chrono::nanoseconds::zero());
   }
 
   /// @brief Runs `f` on a warm worker and calls `done(Result<R>)` exactly once.
@@ -759,6 +761,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
           {static_cast<LeaseRequest*>(&job), host.worker.get(), action.check_health});
       return;
     }
+    if (action.input == submitted_.input) submitted_.to_awake_thread = host.parked == 0;
     host.mailbox.emplace_back(static_cast<TaskBase*>(&job), action.check_health);
     host.has_mail.store(true, std::memory_order_release);
     if (host.parked > 0) host.wake.notify_one();  // a spinning thread sees has_mail
@@ -828,6 +831,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     detail::validate(options);
     const InputId id = job->id();
     job->watch(options.stop, *this);
+    submitted_ = {.input = id};
     Admission admission{};
     react([&](Controller& c, Time now) {
       Arrival arrival{.retries = options.retries, .cancelled = options.stop.stop_requested()};
@@ -848,9 +852,9 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     return std::make_exception_ptr(pool_closed("pool is shut down"));
   }
 
-  Future<Lease<Worker>> request_lease(std::optional<std::chrono::milliseconds> timeout) {
+  std::future<Lease<Worker>> request_lease(std::optional<std::chrono::milliseconds> timeout) {
     std::promise<Lease<Worker>> promise;
-    Future<Lease<Worker>> future(promise.get_future());
+    auto future = promise.get_future();
     auto request = Job::template make<LeaseRequest>(
         slab_, next_input_.fetch_add(1, std::memory_order_relaxed), std::move(promise));
     if (std::exception_ptr refused = admit(request, {.timeout = timeout})) {
@@ -1146,6 +1150,13 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     bool check_health = false;
   };
   static inline thread_local Handoff handoff_{};  // each serving thread's own
+  /// What `submit` learns of its input while this thread carries out the actions: whether
+  /// it went straight to a serving thread that was awake (then its caller spins briefly).
+  struct Submitted {
+    InputId input = 0;
+    bool to_awake_thread = false;
+  };
+  static inline thread_local Submitted submitted_{};
 
   std::atomic<bool> delivering_{false};  // a thread is calling the listener
   const std::vector<std::string> hook_names_;
