@@ -8,6 +8,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -78,7 +79,7 @@ TEST_CASE("future: get rethrows the stored exception") {
   CHECK_THROWS_WITH_AS(future.get(), "boom", std::runtime_error);
 }
 
-TEST_CASE("future: without a shared state, get and wait report no_state as std::future does") {
+TEST_CASE("future: an empty future does not spin, and get fails as std::future's does") {
   Future<int> future;
   CHECK_FALSE(future.valid());
   try {
@@ -96,6 +97,28 @@ TEST_CASE("future: converts to std::future and keeps its result") {
   CHECK(*plain.get() == 7);
 }
 
+TEST_CASE("future: a moved-from future is empty and the moved-to one keeps the spin") {
+  std::promise<int> promise;
+  Future<int> first(promise.get_future(), 5us);
+  Future<int> second = std::move(first);
+  CHECK_FALSE(first.valid());  // NOLINT(bugprone-use-after-move): that is the point
+  CHECK(second.spin() == 5us);
+  promise.set_value(3);
+  CHECK(second.get() == 3);
+}
+
+TEST_CASE("future: get returns what std::future<R>::get returns, for any R") {
+  static_assert(std::is_same_v<decltype(std::declval<Future<void>&>().get()), void>);
+  static_assert(std::is_same_v<decltype(std::declval<Future<int&>&>().get()), int&>);
+  static_assert(std::is_same_v<decltype(std::declval<Future<std::unique_ptr<int>>&>().get()),
+                               std::unique_ptr<int>>);
+  int cell = 1;
+  std::promise<int&> promise;
+  Future<int&> future(promise.get_future());
+  promise.set_value(cell);
+  CHECK(&future.get() == &cell);
+}
+
 TEST_CASE("future: Pool::submit returns a Future, usable as a std::future") {
   struct Plain {};
   warmpool::Pool<Plain> pool;
@@ -105,4 +128,76 @@ TEST_CASE("future: Pool::submit returns a Future, usable as a std::future") {
   CHECK(future.get() == 5);
   std::future<int> plain = pool.submit([](Plain&) { return 6; });
   CHECK(plain.get() == 6);
+}
+
+// ------------------------------------------------------------ when submit asks for a spin
+
+namespace {
+
+struct Plain {};
+
+/// A pool of at most one worker.
+warmpool::Options one_worker() {
+  warmpool::Options o;
+  o.autoscaler.max_workers = 1;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("future: an input that waits for a boot gets no spin") {
+  warmpool::Pool<Plain> pool(one_worker());
+  Future<int> cold = pool.submit([](Plain&) { return 1; });
+  CHECK(cold.spin() == 0ns);
+  CHECK(cold.get() == 1);
+}
+
+TEST_CASE("future: an input queued behind a busy worker gets no spin") {
+  warmpool::Pool<Plain> pool(one_worker());
+  test_support::Gate started;
+  test_support::Gate gate;
+  auto blocker = test_support::submit_blocker(pool, started, gate);
+  REQUIRE(started.wait());
+  Future<int> queued = pool.submit([](Plain&) { return 2; });
+  CHECK(queued.spin() == 0ns);
+  gate.open();
+  CHECK(blocker.get());
+  CHECK(queued.get() == 2);
+}
+
+TEST_CASE(
+    "future: an input handed to an awake serving thread gets the spin, whatever a "
+    "submit nested in the meantime gets") {
+  // The outer submit runs in a post's callback, on the only worker's serving thread: the
+  // worker is free and its thread awake. While the outer submit carries out its start, a
+  // listener submits again; that inner input queues behind the outer one.
+  std::atomic<bool> armed{false};
+  warmpool::Pool<Plain>* pool_of_listener = nullptr;
+  std::optional<Future<int>> inner;
+  std::promise<void> inner_submitted;
+  warmpool::Options o = one_worker();
+  o.on_event = [&](const warmpool::Event& event) {
+    if (event.kind == warmpool::EventKind::input_started && armed.exchange(false)) {
+      inner.emplace(pool_of_listener->submit([](Plain&) { return 4; }));
+      inner_submitted.set_value();
+    }
+  };
+  warmpool::Pool<Plain> pool(o);
+  pool_of_listener = &pool;
+  std::optional<Future<int>> outer;
+  std::promise<void> submitted;
+  pool.post([](Plain&) {},
+            [&](warmpool::Result<void>&&) {
+              armed = true;
+              outer.emplace(pool.submit([](Plain&) { return 3; }));
+              submitted.set_value();
+            });
+  REQUIRE(test_support::ready_soon(submitted.get_future()));
+  REQUIRE(test_support::ready_soon(inner_submitted.get_future()));
+  REQUIRE(outer.has_value());
+  REQUIRE(inner.has_value());
+  CHECK(outer->spin() == Future<int>::spin_limit);
+  CHECK(inner->spin() == 0ns);
+  CHECK(outer->get() == 3);
+  CHECK(inner->get() == 4);
 }

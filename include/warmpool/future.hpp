@@ -20,17 +20,20 @@ namespace warmpool {
 /// for the spin (`spin_limit`) only when the input went straight to a serving thread that
 /// was awake; an input that waits for a boot, a free worker or a sleeping thread gets
 /// none, since a spinning caller would only hold a core that the woken thread could use.
-/// The spin is bounded and yields the core now and then, so it costs at most its limit
-/// of CPU. Everything else is `std::future<R>`'s: it converts to one (keeping it as
-/// `std::future<R>` only loses the spin), `wait_for`, `wait_until` and `share` do not spin.
+/// The spin is bounded and yields the core now and then, so it costs about its limit of
+/// CPU at most; it is decided at submit, so a `get()` called long after still spins while
+/// the input runs. Everything else is `std::future<R>`'s: it converts to one (keeping it
+/// as `std::future<R>` only loses the spin); `wait_for`, `wait_until` and `share` do not
+/// spin.
 ///
 /// Thread-safety: as `std::future<R>`: one thread at a time uses a given object.
 ///
 /// Example:
 /// @code
 /// warmpool::Future<float> y = pool.submit([](Model& m) { return m.infer(2.0f); });
-/// float value = y.get();                       // spins briefly, then sleeps
-/// std::future<float> plain = pool.submit(f);   // also fine: a Future is a std::future
+/// float value = y.get();                      // may spin briefly, then sleeps
+/// std::future<float> plain = pool.submit([](Model& m) { return m.infer(3.0f); });
+/// // also fine: a Future is a std::future (only the spin is lost)
 /// @endcode
 template <class R>
 class Future : public std::future<R> {
@@ -47,8 +50,9 @@ class Future : public std::future<R> {
       : std::future<R>(std::move(future)), spin_(spin) {}
 
   /// @brief Waits for the result (spinning first), then returns it as
-  /// `std::future<R>::get()` does: the value, or the stored exception rethrown.
-  /// @throws std::future_error when `!valid()`.
+  /// `std::future<R>::get()` does: the value, or the stored exception rethrown. Without a
+  /// shared state it does what `std::future<R>::get()` does (libstdc++ throws
+  /// `std::future_error`).
   decltype(auto) get() {
     spin_for_result();
     return std::future<R>::get();
@@ -60,10 +64,13 @@ class Future : public std::future<R> {
     std::future<R>::wait();
   }
 
+  /// @brief How long `get()` and `wait()` spin before they sleep (zero: not at all).
+  std::chrono::nanoseconds spin() const noexcept { return spin_; }
+
  private:
   void spin_for_result() const {
-    if (spin_ <= std::chrono::nanoseconds::zero() || !this->valid())
-      return;  // no state: get() says so
+    // Without a shared state there is nothing to wait for: the base call reports it.
+    if (spin_ <= std::chrono::nanoseconds::zero() || !this->valid()) return;
     detail::spin_until(
         [this] { return this->wait_for(std::chrono::seconds(0)) != std::future_status::timeout; },
         spin_);

@@ -101,7 +101,7 @@ inline thread_local const void* current_pool = nullptr;
 ///   Weights weights;
 /// };
 /// warmpool::Pool<Model> pool;
-/// std::future<float> y = pool.submit([](Model& m) { return m.infer(2.0f); });
+/// auto y = pool.submit([](Model& m) { return m.infer(2.0f); });  // Future<float>
 /// pool.keep_warm(2);                                   // always two warm workers
 /// @endcode
 template <class Worker, class Clock = std::chrono::steady_clock>
@@ -153,7 +153,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   /// @brief Runs `f(worker)` (or `f(worker, stop_token)`) on a warm worker.
   /// @return A future for the value, or for the function's exception or a warmpool error:
-  /// a `std::future` whose `get()` spins briefly before it sleeps (see `Future`).
+  /// a `std::future` whose `get()` spins briefly before it sleeps when the input went
+  /// straight to an awake serving thread (see `Future`).
   /// @throws queue_full when `max_pending` inputs already wait; pool_closed after shutdown.
   /// Thread-safety: any thread.
   template <class F>
@@ -162,6 +163,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   }
 
   /// @brief Runs `f` with per-input options: a start timeout and a stop token.
+  /// @return As `submit(f)`.
   /// @throws std::invalid_argument for a negative timeout; queue_full; pool_closed.
   template <class F>
   auto submit(F&& f, SubmitOptions options) -> Future<detail::call_result_t<F, Worker>> {
@@ -170,10 +172,14 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     std::future<R> future = promise.get_future();
     auto task =
         make_task(std::forward<F>(f), detail::PromiseSink<R>(std::move(promise)), options.stop);
-    if (std::exception_ptr refused = admit(task, options)) std::rethrow_exception(refused);
-    const bool short_wait_likely = submitted_.to_awake_thread;
-    return Future<R>(std::move(future),
-                     short_wait_likely ? Future<R>::spin_limit : std::chrono::nanoseconds::zero());
+    Submitted submitted{.pool = this, .input = task->id()};
+    {
+      const NoteSubmitted note(submitted);
+      if (std::exception_ptr refused = admit(task, options)) std::rethrow_exception(refused);
+    }
+    return Future<R>(std::move(future), submitted.to_awake_thread
+                                            ? Future<R>::spin_limit
+                                            : std::chrono::nanoseconds::zero());
   }
 
   /// @brief Runs `f` on a warm worker and calls `done(Result<R>)` exactly once.
@@ -357,6 +363,28 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     std::thread first;                   // boots, serves, runs exit hooks
     std::vector<std::thread> others;     // serve only (max_inputs > 1)
     std::vector<Time> enter_hook_times;  // for the worker_warm event
+  };
+
+  /// What `submit` learns of its input while this thread carries out the Controller's
+  /// actions: whether it went straight to a serving thread that was awake (then a caller
+  /// that waits for it spins briefly first).
+  struct Submitted {
+    const Pool* pool;
+    InputId input;
+    bool to_awake_thread = false;
+  };
+
+  /// Points this thread's `submitted_` at `record` while it lives. Nests: a submit made
+  /// from a callback or listener run meanwhile has its own record and restores this one.
+  class NoteSubmitted {
+   public:
+    explicit NoteSubmitted(Submitted& record) : outer_(std::exchange(submitted_, &record)) {}
+    ~NoteSubmitted() { submitted_ = outer_; }
+    NoteSubmitted(const NoteSubmitted&) = delete;
+    NoteSubmitted& operator=(const NoteSubmitted&) = delete;
+
+   private:
+    Submitted* outer_;
   };
 
   /// A lease request that a worker was given to.
@@ -761,7 +789,9 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
           {static_cast<LeaseRequest*>(&job), host.worker.get(), action.check_health});
       return;
     }
-    if (action.input == submitted_.input) submitted_.to_awake_thread = host.parked == 0;
+    if (submitted_ != nullptr && submitted_->pool == this && submitted_->input == action.input) {
+      submitted_->to_awake_thread = host.parked == 0;
+    }
     host.mailbox.emplace_back(static_cast<TaskBase*>(&job), action.check_health);
     host.has_mail.store(true, std::memory_order_release);
     if (host.parked > 0) host.wake.notify_one();  // a spinning thread sees has_mail
@@ -831,7 +861,6 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     detail::validate(options);
     const InputId id = job->id();
     job->watch(options.stop, *this);
-    submitted_ = {.input = id};
     Admission admission{};
     react([&](Controller& c, Time now) {
       Arrival arrival{.retries = options.retries, .cancelled = options.stop.stop_requested()};
@@ -1150,13 +1179,9 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     bool check_health = false;
   };
   static inline thread_local Handoff handoff_{};  // each serving thread's own
-  /// What `submit` learns of its input while this thread carries out the actions: whether
-  /// it went straight to a serving thread that was awake (then its caller spins briefly).
-  struct Submitted {
-    InputId input = 0;
-    bool to_awake_thread = false;
-  };
-  static inline thread_local Submitted submitted_{};
+  /// The input this thread is submitting, if any (set by `NoteSubmitted`): `start`
+  /// notes there whether it went straight to a serving thread that was awake.
+  static inline thread_local Submitted* submitted_ = nullptr;
 
   std::atomic<bool> delivering_{false};  // a thread is calling the listener
   const std::vector<std::string> hook_names_;
