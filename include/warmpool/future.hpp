@@ -69,7 +69,7 @@ class Future : public std::future<R> {
 
  private:
   void spin_for_result() const {
-    // Without a shared state there is nothing to wait for: the base call reports it.
+    // No spin asked for, or no shared state to wait on (the base call reports that).
     if (spin_ <= std::chrono::nanoseconds::zero() || !this->valid()) return;
     detail::spin_until(
         [this] { return this->wait_for(std::chrono::seconds(0)) != std::future_status::timeout; },
