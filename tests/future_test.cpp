@@ -169,14 +169,17 @@ TEST_CASE(
     "submit nested in the meantime gets") {
   // The outer submit runs in a post's callback, on the only worker's serving thread: the
   // worker is free and its thread awake. While the outer submit carries out its start, a
-  // listener submits again; that inner input queues behind the outer one.
-  std::atomic<bool> armed{false};
+  // listener submits again; that inner input queues behind the outer one, which runs
+  // until the inner one is in. (Another thread may be delivering events just then; the
+  // listener then runs there, not nested, and the checks still hold.)
+  std::atomic<int> started{0};  // the post's input starts first, the outer one second
   warmpool::Pool<Plain>* pool_of_listener = nullptr;
   std::optional<Future<int>> inner;
   std::promise<void> inner_submitted;
+  const std::shared_future<void> inner_in = inner_submitted.get_future().share();
   warmpool::Options o = one_worker();
   o.on_event = [&](const warmpool::Event& event) {
-    if (event.kind == warmpool::EventKind::input_started && armed.exchange(false)) {
+    if (event.kind == warmpool::EventKind::input_started && ++started == 2) {
       inner.emplace(pool_of_listener->submit([](Plain&) { return 4; }));
       inner_submitted.set_value();
     }
@@ -187,12 +190,14 @@ TEST_CASE(
   std::promise<void> submitted;
   pool.post([](Plain&) {},
             [&](warmpool::Result<void>&&) {
-              armed = true;
-              outer.emplace(pool.submit([](Plain&) { return 3; }));
+              outer.emplace(pool.submit([&](Plain&) {
+                (void)test_support::ready_soon(inner_in);
+                return 3;
+              }));
               submitted.set_value();
             });
   REQUIRE(test_support::ready_soon(submitted.get_future()));
-  REQUIRE(test_support::ready_soon(inner_submitted.get_future()));
+  REQUIRE(test_support::ready_soon(inner_in));
   REQUIRE(outer.has_value());
   REQUIRE(inner.has_value());
   CHECK(outer->spin() == Future<int>::spin_limit);
