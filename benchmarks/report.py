@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Prints one table from Google Benchmark JSON files (the medians of the repetitions),
-with ratios against the best peer and the floor, then the targets of issue 6.
+with ratios against the best peer and the floor, then the targets of issue 6. The rows
+of `one_core.json` (the throughput run with every thread on one core) are shown as the
+time each input costs there, that is, its CPU time.
 
 Usage: benchmarks/report.py results/*.json   (run by scripts/bench.sh)
 """
@@ -11,6 +13,7 @@ import sys
 METRICS = {
     "warm": ("p50_ns", False, "p50 ns"),
     "throughput": ("items_per_second", True, "items/s"),
+    "one_core": ("ns_per_input", False, "ns/input"),
     "cold": ("p50_ns", False, "p50 ns"),
     "controller": ("ns_per_event", False, "ns/event"),
     "snapshot": ("p50_ns", False, "p50 ns"),
@@ -25,6 +28,7 @@ def load(paths):
     for path in paths:
         with open(path) as f:
             data = json.load(f)
+        one_core = path.endswith("one_core.json")  # throughput with every thread on one core
         for b in data["benchmarks"]:
             if b.get("aggregate_name", "median") != "median":
                 continue
@@ -33,7 +37,9 @@ def load(paths):
                 name = name.removesuffix(suffix)
             group, impl, *args = name.split("/")
             if "items_per_second" in b:
-                b["ns_per_event"] = 1e9 / b["items_per_second"]
+                b["ns_per_event"] = b["ns_per_input"] = 1e9 / b["items_per_second"]
+            if one_core:
+                group = "one_core"
             rows[(group, "/".join(args), impl)] = b
     return rows
 

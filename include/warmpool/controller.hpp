@@ -811,17 +811,21 @@ class Controller {
     }
   }
 
-  void start(InputRec input, WorkerId worker, bool cold) {
+  void start(const InputRec& input, WorkerId worker, bool cold) {
     const InputId id = input.id;
-    if (!input.started && input.deadline && *input.deadline > now_) {
-      input.stop_at = input.deadline;
-      stop_deadlines_.emplace(*input.deadline, id);
-    }
-    input.started = true;
     WorkerRec& rec = workers_.at(worker);
     const bool check_health = health_check_after_ && rec.running == 0 &&
                               now_ - rec.idle_since >= span(*health_check_after_);
     const bool first_on_worker = rec.uses == 0;
+    RunningRec& run = running_.emplace(id, RunningRec{.worker = worker,
+                                                      .input = input,
+                                                      .started_at = now_,
+                                                      .first_on_worker = first_on_worker});
+    if (!input.started && input.deadline && *input.deadline > now_) {
+      run.input.stop_at = input.deadline;
+      stop_deadlines_.emplace(*input.deadline, id);
+    }
+    run.input.started = true;
     ++rec.running;
     if (++rec.uses >= max_uses_ && max_uses_ != 0) retire(worker, rec, EvictReason::uses);
     if (rec.retiring || rec.running == max_inputs_) {
@@ -831,10 +835,6 @@ class Controller {
     }
     const Time queue_wait = now_ - input.queued_at;
     queue_wait_.record_serialized(queue_wait);
-    running_.emplace(id, RunningRec{.worker = worker,
-                                    .input = input,
-                                    .started_at = now_,
-                                    .first_on_worker = first_on_worker});
     ++(cold ? counters_.cold_inputs : counters_.warm_inputs);
     if (record_events_) {
       emit({.kind = EventKind::input_started,

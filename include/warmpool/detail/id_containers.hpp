@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -122,12 +123,14 @@ class IdMap {
     return &(*page)->values[key % page_size];
   }
 
-  /// Adds `key` (which must be absent).
-  V& emplace(std::uint64_t key, V value) {
+  /// Adds `key` (which must be absent) with `value` (taken by reference: a large `V` is
+  /// copied once, straight into its place).
+  template <class U>
+  V& emplace(std::uint64_t key, U&& value) {
     std::unique_ptr<Page>* page = pages_.find(key / page_size);
     if (page == nullptr) page = &pages_.emplace(key / page_size, new_page());
     Page& p = **page;
-    p.values[key % page_size] = std::move(value);
+    p.values[key % page_size] = std::forward<U>(value);
     p.used |= bit(key % page_size);
     ++size_;
     return p.values[key % page_size];
@@ -136,10 +139,12 @@ class IdMap {
   /// Removes `key` (which must be present) and returns its value.
   V take(std::uint64_t key) {
     Page& page = **pages_.find(key / page_size);
-    V value = std::exchange(page.values[key % page_size], V{});
+    V& slot = page.values[key % page_size];
+    V value = std::move(slot);
+    if constexpr (!std::is_trivially_destructible_v<V>) slot = V{};  // holds nothing now
     page.used &= ~bit(key % page_size);
     --size_;
-    if (page.used == 0) spare_ = pages_.take(key / page_size);  // its values are all V{}
+    if (page.used == 0) spare_ = pages_.take(key / page_size);  // its values own nothing
     return value;
   }
 
