@@ -47,7 +47,7 @@ main() {
   # The same throughput run with every thread on one core: no cache line moves between
   # cores, so this shows the CPU time each pool spends per input (steadier than above).
   echo "== bench_throughput on one core" >&2
-  taskset -c 0 "${BUILD}/bench_throughput" --benchmark_filter='producers:1$' \
+  taskset -c 0 "${BUILD}/bench_throughput" --benchmark_filter='producers:1/' \
     --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
     --benchmark_out="${RESULTS}/one_core.json" --benchmark_out_format=json \
     "${extra[@]}" >&2
