@@ -1,5 +1,6 @@
 // Issue 6, target 2: N no-op inputs from one or two producers into 2 workers, waiting for
 // all. Args: {inputs, producers}. Each pool is built once, outside the timed loop.
+// warmpool runs twice: with default options, and with batching (`Options::max_batch`).
 
 #include <warmpool/warmpool.hpp>
 
@@ -37,17 +38,24 @@ void produce(benchmark::State& state, SubmitOne submit_one) {
   state.SetItemsProcessed(state.iterations() * inputs);
 }
 
-void warmpool_pool(benchmark::State& state) {
+/// A warm pool of 2 workers, batching up to `max_batch` inputs (1: no batching).
+void warmpool_with(benchmark::State& state, std::size_t max_batch) {
   warmpool::Options options;
   options.autoscaler.min_warm = 2;
   options.autoscaler.max_workers = 2;
   options.max_pending = std::size_t{1} << 24;
+  options.max_batch = max_batch;
   warmpool::Pool<bench::Noop> pool(options);
   while (pool.stats().workers_idle < 2) std::this_thread::yield();
   produce(state, [&pool](std::latch& done) {
     pool.post([](bench::Noop&) {}, [&done](warmpool::Result<void>&&) { done.count_down(); });
   });
 }
+
+void warmpool_pool(benchmark::State& state) { warmpool_with(state, 1); }
+
+/// With `Options::max_batch`: a saturated worker takes short inputs 16 at a time.
+void warmpool_batched(benchmark::State& state) { warmpool_with(state, 16); }
 
 void asio_pool(benchmark::State& state) {
   asio::thread_pool pool(2);
@@ -80,6 +88,7 @@ int main(int argc, char** argv) {
         ->UseRealTime();
   };
   add("throughput/warmpool", warmpool_pool);
+  add("throughput/warmpool_batched", warmpool_batched);
   add("throughput/asio", asio_pool);
   add("throughput/rvaser", rvaser_pool);
   add("throughput/naive", naive_pool);

@@ -39,7 +39,10 @@ main() {
     [[ -x "${bin}" ]] || continue
     name="$(basename "${bin}")"
     echo "== ${name}" >&2
-    "${bin}" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+    # Repetitions of all the benchmarks of a binary interleaved in random order: a slow
+    # spell of this shared machine then falls on every pool alike, not on one of them.
+    "${bin}" --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
+      --benchmark_report_aggregates_only=true \
       --benchmark_out="${RESULTS}/${name}.json" --benchmark_out_format=json \
       "${extra[@]}" >&2
   done
@@ -48,7 +51,8 @@ main() {
   # cores, so this shows the CPU time each pool spends per input (steadier than above).
   echo "== bench_throughput on one core" >&2
   taskset -c 0 "${BUILD}/bench_throughput" --benchmark_filter='producers:1/' \
-    --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+    --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
+    --benchmark_report_aggregates_only=true \
     --benchmark_out="${RESULTS}/one_core.json" --benchmark_out_format=json \
     "${extra[@]}" >&2
 

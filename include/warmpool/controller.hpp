@@ -54,6 +54,9 @@ struct Arrival {
   std::optional<Retries> retries{};
   /// @brief The input was cancelled before it arrived: it is counted and failed at once.
   bool cancelled = false;
+  /// @brief The input may be started in a batch (`Controller::start_batch`): the body can
+  /// run it on a worker's own serving thread.
+  bool batchable = false;
 };
 
 /// @brief Whether `Controller::input_arrived` accepted the input.
@@ -91,6 +94,7 @@ class Controller {
   explicit Controller(const Options& options)
       : settings_(options.autoscaler),
         max_inputs_(options.max_inputs),
+        max_batch_(options.max_batch),
         max_pending_(options.max_pending),
         backoff_(options.boot_backoff),
         max_boot_failures_(options.max_boot_failures),
@@ -124,6 +128,7 @@ class Controller {
     InputRec rec{.id = input,
                  .deadline = arrival.deadline,
                  .retries = arrival.retries,
+                 .batchable = arrival.batchable,
                  .queued_at = arrived};
     if (arrival.cancelled) {
       fail(input, FailReason::cancelled);
@@ -191,7 +196,7 @@ class Controller {
     if (const auto at = std::exchange(run.input.stop_at, std::nullopt)) {
       stop_deadlines_.erase({*at, input});
     }
-    const Time run_time = now_ - run.started_at;
+    const Time run_time = now_ - ran_from(run);
     if (outcome != Outcome::unhealthy) {  // an unhealthy "run" never ran the input
       (run.first_on_worker ? first_input_ : later_input_).record_serialized(run_time);
     }
@@ -202,6 +207,9 @@ class Controller {
             .input = input,
             .outcome = outcome,
             .run_time = run_time});
+    }
+    if (const auto w = workers_.find(run.worker); w != workers_.end()) {
+      w->second.last_done_at = now_;
     }
     vacate(run.worker, outcome);
     const bool ended = conclude(run.input, outcome, run.cancelled);
@@ -228,6 +236,29 @@ class Controller {
     fail(input, FailReason::cancelled);
     reconcile();
     return true;
+  }
+
+  /// @brief Batching (`Options::max_batch`): busy worker `worker` also starts up to
+  /// `count` pending inputs from the front of the queue, which its serving thread runs
+  /// one after another once its current input ends.
+  ///
+  /// Only while no other worker is free and the worker is warm and not retiring; it stops
+  /// at an input that is not batchable or has a deadline, and at `max_batch` inputs
+  /// running on the worker.
+  /// @return How many inputs it started.
+  std::size_t start_batch(Time now, WorkerId worker, std::size_t count) {
+    advance_to(now);
+    const auto w = workers_.find(worker);
+    if (w == workers_.end() || w->second.state != WorkerState::warm) return 0;
+    const WorkerRec& rec = w->second;
+    std::size_t started = 0;
+    while (started < count && rec.running < max_batch_ && !rec.retiring && !free_worker() &&
+           !pending_.empty() && pending_.front().batchable && !pending_.front().deadline) {
+      start(remove_pending(pending_.front().id), worker, /*cold=*/false, /*batched=*/true);
+      ++started;
+    }
+    reconcile();
+    return started;
   }
 
   /// @brief Time passed: applies due timeouts, idle evictions and delayed boots.
@@ -394,6 +425,7 @@ class Controller {
     std::size_t uses = 0;                   // inputs started on it
     Time retire_at{};                       // end of its lifetime (with max_lifetime)
     std::optional<EvictReason> retiring{};  // lifetime or uses, once due
+    Time last_done_at{};                    // when its last run ended
   };
 
   /// A shelf of workers, linked through their records: moving a worker between shelves
@@ -435,6 +467,7 @@ class Controller {
     std::size_t failures = 0;          // runs that threw so far
     std::size_t reruns = 0;            // runs lost with their worker so far
     bool started = false;
+    bool batchable = false;
     Time queued_at{};  // when it last joined the queue
   };
 
@@ -443,6 +476,7 @@ class Controller {
     InputRec input;
     Time started_at{};
     bool first_on_worker = false;
+    bool batched = false;    // started in a batch: it ran after the worker's run before it
     bool stopped = false;    // this run was asked to stop (at most once per run)
     bool cancelled = false;  // its caller cancelled it while it ran: it does not run again
   };
@@ -566,6 +600,13 @@ class Controller {
     const double factor = std::pow(coefficient, static_cast<double>(n - 1));
     const ms delay = std::min({ms(initial) * factor, ms(max), ms(longest_span)});
     return std::chrono::duration_cast<Time>(delay);
+  }
+
+  /// When a run began: a batched one after the run before it on its worker ended.
+  Time ran_from(const RunningRec& run) const {
+    if (!run.batched) return run.started_at;
+    const auto w = workers_.find(run.worker);
+    return w == workers_.end() ? run.started_at : std::max(run.started_at, w->second.last_done_at);
   }
 
   /// Frees the worker's slot, or evicts it when the run broke it.
@@ -785,8 +826,8 @@ class Controller {
       if (rec.running == 0) make_idle(rec);
     } else if (rec.running == 0) {
       make_idle(rec);
-    } else if (rec.shelf != Shelf::partial) {
-      shelve(rec, Shelf::partial);
+    } else if (rec.running < max_inputs_ && rec.shelf != Shelf::partial) {
+      shelve(rec, Shelf::partial);  // (a worker still running a batch is not free)
     }
   }
 
@@ -811,7 +852,7 @@ class Controller {
     }
   }
 
-  void start(const InputRec& input, WorkerId worker, bool cold) {
+  void start(const InputRec& input, WorkerId worker, bool cold, bool batched = false) {
     const InputId id = input.id;
     WorkerRec& rec = workers_.at(worker);
     const bool check_health = health_check_after_ && rec.running == 0 &&
@@ -820,7 +861,8 @@ class Controller {
     RunningRec& run = running_.emplace(id, RunningRec{.worker = worker,
                                                       .input = input,
                                                       .started_at = now_,
-                                                      .first_on_worker = first_on_worker});
+                                                      .first_on_worker = first_on_worker,
+                                                      .batched = batched});
     if (!input.started && input.deadline && *input.deadline > now_) {
       run.input.stop_at = input.deadline;
       stop_deadlines_.emplace(*input.deadline, id);
@@ -828,7 +870,7 @@ class Controller {
     run.input.started = true;
     ++rec.running;
     if (++rec.uses >= max_uses_ && max_uses_ != 0) retire(worker, rec, EvictReason::uses);
-    if (rec.retiring || rec.running == max_inputs_) {
+    if (rec.retiring || rec.running >= max_inputs_) {
       unshelve(rec);
     } else if (rec.shelf != Shelf::partial) {
       shelve(rec, Shelf::partial);
@@ -941,6 +983,7 @@ class Controller {
 
   Autoscaler settings_;
   std::size_t max_inputs_;
+  std::size_t max_batch_;
   std::size_t max_pending_;
   BootBackoff backoff_;
   std::size_t max_boot_failures_;

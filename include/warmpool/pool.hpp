@@ -2,6 +2,7 @@
 /// @file pool.hpp
 /// @brief `Pool<Worker, Clock>`: the threaded body that runs workers for the Controller.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <concepts>
@@ -365,6 +366,40 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     std::vector<Time> enter_hook_times;  // for the worker_warm event
   };
 
+  /// An input a serving thread has run (or, after a run that broke the worker in a batch,
+  /// not run), as it reports it.
+  struct Ran {
+    TaskBase* task;
+    Outcome outcome;
+    std::unique_ptr<Job> job{};  // the input's job, given back when it has ended
+  };
+
+  /// How many inputs a serving thread takes behind its next one (batching): as many as
+  /// fit in `batch_budget` at the pace of its recent inputs, at most `max_batch - 1`.
+  class BatchPace {
+   public:
+    explicit BatchPace(std::size_t max_batch) : most_(max_batch - 1) {}
+
+    std::size_t wanted() const { return wanted_; }
+
+    /// Notes a report at `at` of `runs` runs, the thread's last report being at `before`;
+    /// `handed`: they followed that report at once (after a wait for work, the time since
+    /// says nothing of run times).
+    void measure(Time at, Time before, std::size_t runs, bool handed) {
+      if (most_ == 0) return;
+      wanted_ = 0;
+      if (!handed) return;
+      const Time per_input = (at - before) / static_cast<Time::rep>(runs);
+      wanted_ = per_input.count() <= 0
+                    ? most_
+                    : std::min(most_, static_cast<std::size_t>(Time(batch_budget) / per_input));
+    }
+
+   private:
+    std::size_t most_;
+    std::size_t wanted_ = 0;
+  };
+
   /// What `submit` learns of its input while this thread carries out the Controller's
   /// actions: whether it went straight to a serving thread that was awake (then a caller
   /// that waits for it spins briefly first).
@@ -588,6 +623,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
         f();
         carry_out(after);
         if (admit == Admit::as_can_start_after) admit_held(after, admit);
+        if (handoff_.batch_wanted > 0) take_batch(after);
       } catch (...) {
         error = std::current_exception();
         carry_out(after);
@@ -665,7 +701,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     const InputId id = task->id();
     const typename TaskBase::Posted& posted = task->posted;
     Arrival arrival{.retries = posted.options.retries,
-                    .cancelled = posted.options.stop.stop_requested()};
+                    .cancelled = posted.options.stop.stop_requested(),
+                    .batchable = true};
     if (posted.options.timeout) arrival.deadline = posted.at + *posted.options.timeout;
     const Time at = posted.at;
     Admission admission{};
@@ -776,10 +813,16 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   void start(const Action& action, Aftermath& after) {
     Job& job = **jobs_.find(action.input);
     Host& host = *hosts_.at(action.worker);
-    if (handoff_.host == &host && handoff_.task == nullptr && job.kind() == Job::Kind::task) {
-      handoff_.task = static_cast<TaskBase*>(&job);  // this serving thread runs it next
-      handoff_.check_health = action.check_health;
-      return;
+    if (handoff_.host == &host && job.kind() == Job::Kind::task) {
+      if (handoff_.task == nullptr) {
+        handoff_.task = static_cast<TaskBase*>(&job);  // this serving thread runs it next
+        handoff_.check_health = action.check_health;
+        return;
+      }
+      if (handoff_.batching) {
+        handoff_.batch.push_back(static_cast<TaskBase*>(&job));  // and these after it
+        return;
+      }
     }
     std::lock_guard lock(host.mutex);
     if (job.kind() == Job::Kind::lease) {
@@ -863,7 +906,9 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     job->watch(options.stop, *this);
     Admission admission{};
     react([&](Controller& c, Time now) {
-      Arrival arrival{.retries = options.retries, .cancelled = options.stop.stop_requested()};
+      Arrival arrival{.retries = options.retries,
+                      .cancelled = options.stop.stop_requested(),
+                      .batchable = std::is_same_v<J, TaskBase>};
       if (options.timeout) arrival.deadline = now + *options.timeout;
       jobs_.emplace(id, std::move(job));  // first: if this throws, nothing has changed
       admission = c.input_arrived(now, id, arrival);
@@ -915,19 +960,49 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     react([input](Controller& c, Time now) { c.cancel(now, input); });
   }
 
-  /// Reports a run of a started input; returns its job when the input has ended with this
-  /// run (the caller settles and destroys it outside the lock), null when it runs again
-  /// or a `fail` action ended it.
-  /// An input started meanwhile on `host` may be handed straight to this thread (see
-  /// `Handoff`).
-  std::unique_ptr<Job> end_run(Host& host, InputId input, Outcome outcome) {
-    std::unique_ptr<Job> job;
+  /// Reports the runs of `ran`, of which the first `runs` ran: the job of each input that
+  /// has ended goes back in `ran` (the caller settles and destroys it outside the lock); a
+  /// run that ends nothing (it runs again, or a `fail` action ended it) leaves its input
+  /// to the pool. The runs of a batch, taken at `batch_from`, share its time evenly (no
+  /// clock read per input). An input started meanwhile on `host` may be handed straight
+  /// to this thread, with up to `batch_wanted` more behind it (see `Handoff`). Returns
+  /// the time of the report.
+  Time end_run(Host& host, std::vector<Ran>& ran, std::size_t runs, Time batch_from,
+               std::size_t batch_wanted) {
+    Time reported{};
     handoff_.host = &host;
+    handoff_.batch_wanted = batch_wanted;
     react_quietly(Admit::as_can_start_after, [&](Controller& c, Time now) {
-      if (c.input_done(now, input, outcome)) job = take_job(input);
+      reported = handoff_.at = now;
+      const Time share = runs > 1 ? (now - batch_from) / static_cast<Time::rep>(runs) : Time{};
+      for (std::size_t i = 0; i < ran.size(); ++i) {
+        const Time ended = i + 1 < runs ? batch_from + share * static_cast<Time::rep>(i + 1) : now;
+        const InputId input = ran[i].task->id();  // once reported, another thread may own it
+        if (c.input_done(ended, input, ran[i].outcome)) ran[i].job = take_job(input);
+      }
     });
     handoff_.host = nullptr;
-    return job;
+    handoff_.batch_wanted = 0;
+    return reported;
+  }
+
+  /// Batching: while the pool is saturated, admits as many held posts as this serving
+  /// thread asked for and lets the Controller start them on its worker, behind the input
+  /// just handed to it (under the lock).
+  void take_batch(Aftermath& after) {
+    const std::size_t wanted = std::exchange(handoff_.batch_wanted, 0);
+    if (handoff_.task == nullptr || controller_.deferrable_arrivals() == 0) return;
+    std::size_t admitted = 0;
+    intake_.pop_queued([&] { return admitted < wanted; },
+                       [&](detail::QueuedNode* node) {
+                         admit_posted(std::unique_ptr<TaskBase>(static_cast<TaskBase*>(node)),
+                                      after);
+                         ++admitted;
+                       });
+    handoff_.batching = true;
+    controller_.start_batch(handoff_.at, handoff_.host->id, wanted);
+    carry_out(after);
+    handoff_.batching = false;
   }
 
   // ------------------------------------------------------------ worker threads
@@ -1009,16 +1084,56 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   void serve(Host& host) {
     bool worked = false;
-    for (auto next = handed_off(); next || (next = next_task(host, worked)); next = handed_off()) {
+    std::vector<Ran> ran;
+    std::vector<TaskBase*> batch;  // inputs started behind the next one (batching)
+    BatchPace pace(options_.max_batch);
+    Time last_report{};  // when this thread last reported (and took the batch it ran)
+    while (true) {
+      auto next = handed_off();
+      const bool handed = next.has_value();
+      if (!handed && !(next = next_task(host, worked))) return;
       worked = true;
-      TaskBase* task = next->first;
-      const bool check_health = next->second;
-      const Outcome outcome =
-          check_health && !healthy(*host.worker) ? Outcome::unhealthy : task->run(*host.worker);
-      // When the input runs again (retry, re-run), another thread may own it right away.
-      if (std::unique_ptr<Job> ended = end_run(host, task->id(), outcome)) task->settle();
-      deliver_events();  // after the result: a listener never delays it
+      const std::size_t runs = run_all(host, *next, batch, ran);
+      const Time reported = end_run(host, ran, runs, last_report, pace.wanted());
+      pace.measure(reported, last_report, runs, handed);
+      last_report = reported;
+      for (Ran& run : ran) {
+        if (run.job) run.task->settle();
+        run.job.reset();
+      }
+      batch.swap(handoff_.batch);  // what the report started behind the next input
+      deliver_events();            // after the results: a listener never delays them
     }
+  }
+
+  /// Runs `first`, then the inputs of `batch` (emptied), noting each in `ran` in the order
+  /// the Controller is to hear of them; returns how many ran. After a run that broke the
+  /// worker the rest do not: they are reported as not run (after those that ran, newest
+  /// first, so they wait again in their order).
+  std::size_t run_all(Host& host, std::pair<TaskBase*, bool> first, std::vector<TaskBase*>& batch,
+                      std::vector<Ran>& ran) {
+    ran.clear();
+    const auto [task, check_health] = first;
+    ran.push_back({task, check_health && !healthy(*host.worker) ? Outcome::unhealthy
+                                                                : task->run(*host.worker)});
+    std::size_t runs = 1;
+    for (TaskBase* later : batch) {
+      if (breaks_worker(ran[runs - 1].outcome)) {
+        ran.push_back({later, Outcome::unhealthy});  // "it did not run: it waits again"
+        continue;
+      }
+      ran.push_back({later, later->run(*host.worker)});
+      ++runs;
+    }
+    std::reverse(ran.begin() + static_cast<std::ptrdiff_t>(runs), ran.end());
+    batch.clear();
+    return runs;
+  }
+
+  /// Whether a run with this outcome ends its worker (it is evicted when reported).
+  static bool breaks_worker(Outcome outcome) {
+    return outcome == Outcome::lost || outcome == Outcome::unhealthy ||
+           outcome == Outcome::discarded;
   }
 
   /// The input handed to this thread when its last one ended, if any.
@@ -1144,6 +1259,8 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   /// How long a serving thread spins for its next input before it sleeps.
   static constexpr std::chrono::microseconds spin_after_work{50};
+  /// About how long a batch of short inputs may run (see `Options::max_batch`).
+  static constexpr std::chrono::microseconds batch_budget{20};
 
   // Each thread's hot atomics sit on a cache line of their own (no false sharing).
   detail::Slab slab_;  // memory of every job: declared first, so destroyed last
@@ -1174,9 +1291,13 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// An input started on the worker whose serving thread is ending a run (in `end_run`)
   /// goes straight to that thread, not through the host's mailbox and its mutex.
   struct Handoff {
-    const Host* host = nullptr;  // set while this thread reports a run on it
+    const Host* host = nullptr;  // set while this thread reports runs on it
     TaskBase* task = nullptr;    // what to run next
     bool check_health = false;
+    std::size_t batch_wanted = 0;  // how many more it would take behind `task`
+    bool batching = false;         // the Controller is starting those now
+    std::vector<TaskBase*> batch;  // what it started, to run after `task` in order
+    Time at{};                     // the time of the report
   };
   static inline thread_local Handoff handoff_{};  // each serving thread's own
   /// The input this thread is submitting, if any (set by `NoteSubmitted`): `start`

@@ -118,6 +118,27 @@ struct Options {
   /// @brief Most inputs that may wait for a worker; beyond it `submit` throws `queue_full`
   /// (and `post` reports it). At least 1. Default: 1,048,576.
   std::size_t max_pending = std::size_t{1} << 20;
+  /// @brief Batching of short inputs, for throughput: 1 (the default) turns it off.
+  ///
+  /// Above 1 (with `max_inputs` 1), while the pool is saturated (every worker busy, none
+  /// may boot, inputs waiting), a serving thread whose inputs run short takes several
+  /// waiting inputs at once, as many as fit in about 20 µs of its recent run times and
+  /// at most this many, runs them one after another, and reports them to the Controller
+  /// together, in one hold of the pool's lock instead of one each. What changes for the
+  /// inputs of a batch (and only for them; like Celery's prefetch):
+  /// - they start together: their queue wait ends and `input_started` is emitted when the
+  ///   batch is taken, and they count as running on that worker until they are reported,
+  ///   so `inputs_running` may exceed `workers x max_inputs` meanwhile;
+  /// - they are bound to that worker: another worker freeing up meanwhile takes the next
+  ///   waiting input, not one of them (the first-in first-out order is kept within a
+  ///   worker, and across workers up to a batch);
+  /// - each one's result is delivered once the whole batch is reported (the counters
+  ///   include it by then, as for any input); its run time is measured from the end of
+  ///   the one before it on that worker.
+  /// A run that loses the worker (`worker_lost`) ends its batch: the inputs after it wait
+  /// again at the front of the queue. Inputs with a timeout and lease requests are never
+  /// batched. At least 1; 1 when `max_inputs` > 1.
+  std::size_t max_batch = 1;
   /// @brief Delay between boots after failed ones.
   BootBackoff boot_backoff{};
   /// @brief Consecutive failed boots (with no success between) after which every pending
@@ -231,6 +252,11 @@ inline void validate(const Options& o) {
   validate(o.autoscaler);
   require(o.max_inputs >= 1, "max_inputs", o.max_inputs, ">= 1");
   require(o.max_pending >= 1, "max_pending", o.max_pending, ">= 1");
+  require(o.max_batch >= 1, "max_batch", o.max_batch, ">= 1");
+  if (o.max_inputs > 1) {
+    require(o.max_batch == 1, "max_batch", o.max_batch,
+            "1 when max_inputs (" + describe(o.max_inputs) + ") > 1");
+  }
   require(o.max_boot_failures >= 1, "max_boot_failures", o.max_boot_failures, ">= 1");
   const BootBackoff& b = o.boot_backoff;
   require(b.initial_delay.count() >= 0, "boot_backoff.initial_delay", b.initial_delay, ">= 0ms");
