@@ -60,9 +60,9 @@ def fmt(value):
 def main(paths):
     rows = load(paths)
     cases = sorted({(g, a) for g, a, _ in rows}, key=lambda c: (list(METRICS).index(c[0]), c[1]))
-    print(f"{'benchmark':<44} {'value':>10} {'unit':<9} {'p99 ns':>9} {'vs best peer':>13} "
+    print(f"{'benchmark':<56} {'value':>10} {'unit':<9} {'p99 ns':>9} {'vs best peer':>13} "
           f"{'vs floor':>9}")
-    print("-" * 99)
+    print("-" * 111)
     best = {}
     for group, args in cases:
         metric, higher, unit = METRICS[group]
@@ -79,7 +79,7 @@ def main(paths):
             vs_peer = f"{value / best_peer:.2f}x" if best_peer else ""
             vs_floor = f"{value / floors[0]:.2f}x" if floors else ""
             label = "/".join(x for x in (group, impl, args) if x)
-            print(f"{label:<44} {fmt(value):>10} {unit:<9} {p99:>9} {vs_peer:>13} {vs_floor:>9}")
+            print(f"{label:<56} {fmt(value):>10} {unit:<9} {p99:>9} {vs_peer:>13} {vs_floor:>9}")
         print()
 
     print("Issue 6 targets (this run):")

@@ -820,7 +820,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
         return;
       }
       if (handoff_.batching) {
-        handoff_.batch.push_back(static_cast<TaskBase*>(&job));  // and these after it
+        handoff_.batch->push_back(static_cast<TaskBase*>(&job));  // and these after it
         return;
       }
     }
@@ -965,13 +965,14 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// run that ends nothing (it runs again, or a `fail` action ended it) leaves its input
   /// to the pool. The runs of a batch, taken at `batch_from`, share its time evenly (no
   /// clock read per input). An input started meanwhile on `host` may be handed straight
-  /// to this thread, with up to `batch_wanted` more behind it (see `Handoff`). Returns
-  /// the time of the report.
+  /// to this thread, with up to `batch_wanted` more behind it, into `batch` (see
+  /// `Handoff`). Returns the time of the report.
   Time end_run(Host& host, std::vector<Ran>& ran, std::size_t runs, Time batch_from,
-               std::size_t batch_wanted) {
+               std::size_t batch_wanted, std::vector<TaskBase*>& batch) {
     Time reported{};
     handoff_.host = &host;
     handoff_.batch_wanted = batch_wanted;
+    handoff_.batch = &batch;
     react_quietly(Admit::as_can_start_after, [&](Controller& c, Time now) {
       reported = handoff_.at = now;
       const Time share = runs > 1 ? (now - batch_from) / static_cast<Time::rep>(runs) : Time{};
@@ -983,6 +984,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     });
     handoff_.host = nullptr;
     handoff_.batch_wanted = 0;
+    handoff_.batch = nullptr;
     return reported;
   }
 
@@ -1094,15 +1096,14 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
       if (!handed && !(next = next_task(host, worked))) return;
       worked = true;
       const std::size_t runs = run_all(host, *next, batch, ran);
-      const Time reported = end_run(host, ran, runs, last_report, pace.wanted());
+      const Time reported = end_run(host, ran, runs, last_report, pace.wanted(), batch);
       pace.measure(reported, last_report, runs, handed);
       last_report = reported;
       for (Ran& run : ran) {
         if (run.job) run.task->settle();
         run.job.reset();
       }
-      batch.swap(handoff_.batch);  // what the report started behind the next input
-      deliver_events();            // after the results: a listener never delays them
+      deliver_events();  // after the results: a listener never delays them
     }
   }
 
@@ -1294,10 +1295,10 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
     const Host* host = nullptr;  // set while this thread reports runs on it
     TaskBase* task = nullptr;    // what to run next
     bool check_health = false;
-    std::size_t batch_wanted = 0;  // how many more it would take behind `task`
-    bool batching = false;         // the Controller is starting those now
-    std::vector<TaskBase*> batch;  // what it started, to run after `task` in order
-    Time at{};                     // the time of the report
+    std::size_t batch_wanted = 0;             // how many more it would take behind `task`
+    bool batching = false;                    // the Controller is starting those now
+    std::vector<TaskBase*>* batch = nullptr;  // gets what it started, to run after `task`
+    Time at{};                                // the time of the report
   };
   static inline thread_local Handoff handoff_{};  // each serving thread's own
   /// The input this thread is submitting, if any (set by `NoteSubmitted`): `start`
