@@ -7,7 +7,8 @@
 // moved at random by a chaos thread (so timeouts, stops at deadlines, retries, boot
 // backoff and idle evictions all happen). At the end the pool is shut down while the
 // submitters are still submitting: Drain::finish, then Drain::cancel while it drains.
-// Runs with max_inputs 2 (the full count) and max_inputs 1 (a quarter of it).
+// Runs with max_inputs 2 (the full count), max_inputs 1 (a quarter of it), and max_inputs
+// 1 with batches of up to 4 short inputs (Options::max_batch; a quarter of it).
 //
 // It proves: every future and every post callback resolves exactly once, with a value or
 // an error type that this input may end with; the pool's counters add up and each equals
@@ -581,11 +582,14 @@ class Chaos {
   std::atomic<int> setting_errors_{0};
 };
 
-/// One chaos run of `total` inputs on a pool with `max_inputs` slots per worker.
-void run_chaos(const std::size_t total, const std::size_t max_inputs, const std::uint32_t seed) {
+/// One chaos run of `total` inputs on a pool with `max_inputs` slots per worker, taking
+/// batches of up to `max_batch` inputs.
+void run_chaos(const std::size_t total, const std::size_t max_inputs, const std::size_t max_batch,
+               const std::uint32_t seed) {
   constexpr std::size_t submitters = 4;
   CAPTURE(total);
   CAPTURE(max_inputs);
+  CAPTURE(max_batch);
   CAPTURE(seed);
   const auto started = std::chrono::steady_clock::now();
 
@@ -599,6 +603,7 @@ void run_chaos(const std::size_t total, const std::size_t max_inputs, const std:
   Options o;
   o.autoscaler = {.min_warm = 1, .max_workers = 3, .buffer = 1, .idle_timeout = 5ms};
   o.max_inputs = max_inputs;
+  o.max_batch = max_batch;
   o.max_pending = 160;
   o.boot_backoff = {.initial_delay = 1ms, .max_delay = 8ms, .multiplier = 2.0};
   o.max_boot_failures = 3;
@@ -658,13 +663,13 @@ void run_chaos(const std::size_t total, const std::size_t max_inputs, const std:
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  MESSAGE("chaos: " << total << " inputs, max_inputs " << max_inputs << ", in " << seconds
-                    << " s; clock rounds " << rounds << "; value " << tally[Ending::value]
-                    << ", boom " << tally[Ending::boom] << ", lost " << tally[Ending::lost]
-                    << ", timed out " << tally[Ending::timed_out] << ", cancelled "
-                    << tally[Ending::cancelled] << ", queue_full " << tally[Ending::queue_full]
-                    << ", closed " << tally[Ending::closed] << " + refused "
-                    << tally[Ending::closed_refused] << ", enter_failed "
+  MESSAGE("chaos: " << total << " inputs, max_inputs " << max_inputs << ", max_batch " << max_batch
+                    << ", in " << seconds << " s; clock rounds " << rounds << "; value "
+                    << tally[Ending::value] << ", boom " << tally[Ending::boom] << ", lost "
+                    << tally[Ending::lost] << ", timed out " << tally[Ending::timed_out]
+                    << ", cancelled " << tally[Ending::cancelled] << ", queue_full "
+                    << tally[Ending::queue_full] << ", closed " << tally[Ending::closed]
+                    << " + refused " << tally[Ending::closed_refused] << ", enter_failed "
                     << tally[Ending::enter_failed] << "; boots " << s.boots << ", boot failures "
                     << s.boot_failures << ", evictions " << s.evictions << ", retried "
                     << s.inputs_retried << ", rerun " << s.inputs_rerun << ", stops seen "
@@ -781,7 +786,9 @@ TEST_CASE(
   const std::size_t total = chaos_inputs();
   const std::uint32_t seed = chaos_seed();
   // The full count on workers that serve two inputs at once, a quarter of it on
-  // single-slot workers.
-  SUBCASE("max_inputs = 2") { run_chaos(total, 2, seed); }
-  SUBCASE("max_inputs = 1") { run_chaos(std::max<std::size_t>(total / 4, 1000), 1, seed + 1); }
+  // single-slot workers, with and without batches.
+  const std::size_t quarter = std::max<std::size_t>(total / 4, 1000);
+  SUBCASE("max_inputs = 2") { run_chaos(total, 2, 1, seed); }
+  SUBCASE("max_inputs = 1") { run_chaos(quarter, 1, 1, seed + 1); }
+  SUBCASE("max_inputs = 1, max_batch = 4") { run_chaos(quarter, 1, 4, seed + 2); }
 }
