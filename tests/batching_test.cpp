@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <future>
 #include <map>
 #include <mutex>
 #include <numeric>
@@ -175,6 +176,24 @@ namespace {
 
 struct Plain {};
 
+/// A one-worker pool whose worker is busy until `gate` opens (at the latest when this
+/// goes), so that posts wait.
+template <class Worker>
+struct BusyPool {
+  BusyPool(warmpool::Options options, warmpool::ManualClock& clock)
+      : pool(std::move(options), {}, clock) {
+    REQUIRE(started.wait());
+  }
+  ~BusyPool() { gate.open(); }
+  BusyPool(const BusyPool&) = delete;
+  BusyPool& operator=(const BusyPool&) = delete;
+
+  Gate started;
+  Gate gate;
+  TestPool<Worker> pool;
+  std::future<bool> blocker = test_support::submit_blocker(pool, started, gate);
+};
+
 /// What a backlog of posts to a saturated one-worker pool showed.
 struct Backlog {
   std::vector<int> order;           // the inputs, in the order they ran
@@ -198,11 +217,8 @@ Backlog run_backlog(std::size_t max_batch, int count) {
   warmpool::ManualClock clock;
   std::atomic<int> ended{0};
   {
-    TestPool<Plain> pool(o, {}, clock);
-    Gate started;
-    Gate gate;
-    auto blocker = test_support::submit_blocker(pool, started, gate);
-    REQUIRE(started.wait());
+    BusyPool<Plain> busy(o, clock);
+    auto& pool = busy.pool;
     for (int n = 0; n < count; ++n) {
       pool.post(
           [&, n](Plain&) {
@@ -217,7 +233,7 @@ Backlog run_backlog(std::size_t max_batch, int count) {
             ++ended;
           });
     }
-    gate.open();
+    busy.gate.open();
     CHECK(eventually([&] { return ended == count; }));
     seen.stats = pool.stats();
   }
@@ -265,11 +281,8 @@ TEST_CASE("pool: a batch stops at a run that loses its worker; the rest run once
   constexpr int count = 40;
   constexpr int lost = 20;
   {
-    TestPool<Numbered> pool(o, {}, clock);
-    Gate started;
-    Gate gate;
-    auto blocker = test_support::submit_blocker(pool, started, gate);
-    REQUIRE(started.wait());
+    BusyPool<Numbered> busy(o, clock);
+    auto& pool = busy.pool;
     for (int n = 0; n < count; ++n) {
       pool.post(
           [&, n](Numbered& w) {
@@ -283,7 +296,7 @@ TEST_CASE("pool: a batch stops at a run that loses its worker; the rest run once
             if (r.ok()) ++ended;
           });
     }
-    gate.open();
+    busy.gate.open();
     CHECK(eventually([&] { return ended == count; }));
     CHECK(pool.stats().evicted_lost == 1);
   }
