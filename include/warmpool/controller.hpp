@@ -208,9 +208,6 @@ class Controller {
             .outcome = outcome,
             .run_time = run_time});
     }
-    if (const auto w = workers_.find(run.worker); w != workers_.end()) {
-      w->second.last_done_at = now_;
-    }
     vacate(run.worker, outcome);
     const bool ended = conclude(run.input, outcome, run.cancelled);
     if (record_events_) events_[finished_event].ended = ended;
@@ -613,6 +610,7 @@ class Controller {
   void vacate(WorkerId worker, Outcome outcome) {
     const auto w = workers_.find(worker);
     if (w == workers_.end()) return;  // already evicted (lost in another slot)
+    w->second.last_done_at = now_;
     if (outcome == Outcome::lost || outcome == Outcome::discarded) {
       evict(worker, EvictReason::lost);
     } else if (outcome == Outcome::unhealthy) {

@@ -992,7 +992,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
   /// thread asked for and lets the Controller start them on its worker, behind the input
   /// just handed to it (under the lock).
   void take_batch(Aftermath& after) {
-    const std::size_t wanted = std::exchange(handoff_.batch_wanted, 0);
+    const std::size_t wanted = handoff_.batch_wanted;
     if (handoff_.task == nullptr || controller_.deferrable_arrivals() == 0) return;
     std::size_t admitted = 0;
     intake_.pop_queued([&] { return admitted < wanted; },
@@ -1133,8 +1133,7 @@ class Pool final : private detail::LeaseHome, private detail::Canceller {
 
   /// Whether a run with this outcome ends its worker (it is evicted when reported).
   static bool breaks_worker(Outcome outcome) {
-    return outcome == Outcome::lost || outcome == Outcome::unhealthy ||
-           outcome == Outcome::discarded;
+    return outcome == Outcome::lost || outcome == Outcome::unhealthy;
   }
 
   /// The input handed to this thread when its last one ended, if any.
